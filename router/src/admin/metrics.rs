@@ -1,0 +1,61 @@
+//! Prometheus metrics: the recorder, `GET /metrics`, and the per-request counter middleware.
+//!
+//! Series (all prefixed `slog_`):
+//! - `http_requests_total{path, status}` and `http_request_duration_seconds{path}`
+//! - `events_accepted_total{topic}`, `events_rejected_total{code}`
+//! - `sink_delivery_seconds{sink}`, `sink_failures_total{sink}`
+use crate::ingest::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::time::{Duration, Instant};
+
+/// Latency buckets in seconds, from sub-millisecond file writes to Kafka timeouts.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Installs the process-wide recorder and keeps its histograms trimmed. Call once, from `serve`.
+pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildError> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS)?
+        .install_recorder()?;
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Ok(handle)
+}
+
+pub async fn render(State(state): State<AppState>) -> Response {
+    match &state.metrics {
+        Some(handle) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            handle.render(),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "metrics are not enabled").into_response(),
+    }
+}
+
+pub async fn count_requests(request: Request, next: Next) -> Response {
+    // The route pattern, not the raw path, so that junk paths cannot explode the label set.
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!("slog_http_request_duration_seconds", "path" => path.clone())
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!("slog_http_requests_total", "path" => path, "status" => status).increment(1);
+    response
+}

@@ -1,0 +1,79 @@
+//! Client-facing rejections: the `{"error": {"code", "field", "message"}}` body every 4xx carries.
+//!
+//! A `Rejection` is what a stage returns when an event (or a whole request) breaks a rule. Its
+//! `code` is stable and machine-readable (SDKs and metrics key on it), `field` names the offending
+//! field (dotted path, `None` when the request as a whole is at fault) and `message` is for humans.
+use serde::Serialize;
+
+/// Stable error codes. Adding one is fine; renaming one breaks SDKs and dashboards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    InvalidJson,
+    InvalidType,
+    MissingField,
+    InvalidValue,
+    UnknownField,
+    UnsupportedStype,
+    EmptyBatch,
+    BatchTooLarge,
+    BodyTooLarge,
+    InvalidGzip,
+    UnsupportedMediaType,
+    UnsupportedEncoding,
+    MethodNotAllowed,
+    NotFound,
+    SinkUnavailable,
+}
+
+impl Code {
+    /// The code as it appears in JSON bodies and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::InvalidJson => "invalid_json",
+            Code::InvalidType => "invalid_type",
+            Code::MissingField => "missing_field",
+            Code::InvalidValue => "invalid_value",
+            Code::UnknownField => "unknown_field",
+            Code::UnsupportedStype => "unsupported_stype",
+            Code::EmptyBatch => "empty_batch",
+            Code::BatchTooLarge => "batch_too_large",
+            Code::BodyTooLarge => "body_too_large",
+            Code::InvalidGzip => "invalid_gzip",
+            Code::UnsupportedMediaType => "unsupported_media_type",
+            Code::UnsupportedEncoding => "unsupported_encoding",
+            Code::MethodNotAllowed => "method_not_allowed",
+            Code::NotFound => "not_found",
+            Code::SinkUnavailable => "sink_unavailable",
+        }
+    }
+}
+
+/// Why an event or a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{code:?} at {field:?}: {message}")]
+pub struct Rejection {
+    pub code: Code,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl Rejection {
+    pub fn new(code: Code, field: Option<&str>, message: impl Into<String>) -> Self {
+        Rejection {
+            code,
+            field: field.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+
+    /// A rejection that names the field it is about.
+    pub fn field(code: Code, field: &str, message: impl Into<String>) -> Self {
+        Self::new(code, Some(field), message)
+    }
+
+    /// A rejection of the request as a whole (no single field at fault).
+    pub fn request(code: Code, message: impl Into<String>) -> Self {
+        Self::new(code, None, message)
+    }
+}

@@ -1,0 +1,157 @@
+//! The event model: one struct that every pipeline stage reads and writes.
+//!
+//! An event is parsed once from the SDK's JSON (see `pipeline::normalize`) and serialised once, at
+//! routing time, into the output record whose shape is documented in the README ("Output record").
+//! That shape is the contract with every consumer of the topics: change it only additively.
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// The seed's message types (§3.1 "事件类型"). 100..=199 is the stype range; values in it that are
+/// not listed here are reserved for future profile operations and refused until they exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    Track,
+    ProfileUpdate,
+    ProfileInsert,
+    ProfileUnset,
+    ProfileAppend,
+}
+
+impl MessageKind {
+    /// The stype values this build understands.
+    pub fn from_stype(stype: i64) -> Option<Self> {
+        match stype {
+            100 => Some(MessageKind::Track),
+            101 => Some(MessageKind::ProfileUpdate),
+            102 => Some(MessageKind::ProfileInsert),
+            103 => Some(MessageKind::ProfileUnset),
+            104 => Some(MessageKind::ProfileAppend),
+            _ => None,
+        }
+    }
+
+    pub fn stype(self) -> i64 {
+        match self {
+            MessageKind::Track => 100,
+            MessageKind::ProfileUpdate => 101,
+            MessageKind::ProfileInsert => 102,
+            MessageKind::ProfileUnset => 103,
+            MessageKind::ProfileAppend => 104,
+        }
+    }
+
+    /// Profile messages describe a user rather than something the user did; they go to the users topic.
+    pub fn is_profile(self) -> bool {
+        self != MessageKind::Track
+    }
+}
+
+/// Where the event's `time` came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeSource {
+    /// `use_server_time` was true (the default): the receive time is the event time.
+    Server,
+    /// `use_server_time` was false (history import): the client's `time` is the event time.
+    Client,
+}
+
+/// One accepted event, normalised.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    /// Server-assigned, time-ordered (UUIDv7) id; unique per accepted event.
+    pub event_id: Uuid,
+    /// When slog received the request, epoch milliseconds.
+    pub received_at: i64,
+    /// The event time, epoch milliseconds (see `time_source`).
+    pub time: i64,
+    pub time_source: TimeSource,
+    /// The `time` the client sent, kept when the server time won so clock skew stays visible.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_time: Option<i64>,
+    pub stype: i64,
+    #[serde(rename = "type")]
+    pub kind: MessageKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eid: Option<String>,
+    pub project: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ver: Option<String>,
+    /// Event (or profile) properties, in the order the client sent them.
+    pub ps: Map<String, Value>,
+    /// The user's identities (uuid, mobile, deviceUUID, ...), in the order the client sent them.
+    pub uidentity: Map<String, Value>,
+}
+
+impl Event {
+    /// The Kafka partition key: the uuid when present, else the first identity value, so that one
+    /// user's events stay in order on one partition. `None` when the event carries no identity.
+    pub fn partition_key(&self) -> Option<String> {
+        let scalar = |v: &Value| match v {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        self.uidentity
+            .get("uuid")
+            .and_then(scalar)
+            .or_else(|| self.uidentity.values().find_map(scalar))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event_with_identity(uidentity: Value) -> Event {
+        Event {
+            event_id: Uuid::now_v7(),
+            received_at: 1,
+            time: 1,
+            time_source: TimeSource::Server,
+            client_time: None,
+            stype: 100,
+            kind: MessageKind::Track,
+            eid: Some("pageview".into()),
+            project: "zhibo".into(),
+            sid: None,
+            ver: None,
+            ps: Map::new(),
+            uidentity: uidentity.as_object().unwrap().clone(),
+        }
+    }
+
+    #[test]
+    fn partition_key_prefers_uuid_over_earlier_identities() {
+        let ev = event_with_identity(json!({"mobile": "138", "uuid": "u-1"}));
+        assert_eq!(ev.partition_key().as_deref(), Some("u-1"));
+    }
+
+    #[test]
+    fn partition_key_falls_back_to_first_identity_in_client_order() {
+        let ev = event_with_identity(json!({"deviceUUID": "d-9", "mobile": "138"}));
+        assert_eq!(ev.partition_key().as_deref(), Some("d-9"));
+    }
+
+    #[test]
+    fn partition_key_skips_empty_values_and_renders_numbers() {
+        let ev = event_with_identity(json!({"uuid": "", "userid": 42}));
+        assert_eq!(ev.partition_key().as_deref(), Some("42"));
+        assert_eq!(event_with_identity(json!({})).partition_key(), None);
+    }
+
+    #[test]
+    fn stype_round_trips_and_profile_kinds_are_profiles() {
+        for stype in 100..=104 {
+            let kind = MessageKind::from_stype(stype).unwrap();
+            assert_eq!(kind.stype(), stype);
+            assert_eq!(kind.is_profile(), stype != 100);
+        }
+        assert_eq!(MessageKind::from_stype(105), None);
+    }
+}

@@ -1,0 +1,129 @@
+//! HTTP answers of the ingest endpoint: status codes and JSON bodies.
+//!
+//! - one event accepted: `200 {"accepted": 1, "event_id": "..."}`
+//! - one event refused: `4xx {"error": {"code", "field", "message"}}`
+//! - a batch: `200 {"accepted": n, "rejected": m, "results": [{"index", "event_id"} | {"index", "error"}]}`,
+//!   or 400 with the same body when no event of it was accepted
+//! - sink unavailable: `503` with `Retry-After` and an error body; nothing of the request is accepted.
+use crate::error::{Code, Rejection};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The status each error code answers with.
+pub fn status_of(code: Code) -> StatusCode {
+    match code {
+        Code::BodyTooLarge | Code::BatchTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Code::UnsupportedMediaType | Code::UnsupportedEncoding => {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        }
+        Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::SinkUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::InvalidJson
+        | Code::InvalidType
+        | Code::MissingField
+        | Code::InvalidValue
+        | Code::UnknownField
+        | Code::UnsupportedStype
+        | Code::EmptyBatch
+        | Code::InvalidGzip => StatusCode::BAD_REQUEST,
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a Rejection,
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        (status_of(self.code), Json(ErrorBody { error: &self })).into_response()
+    }
+}
+
+/// The answer when the sink could not take the events: 503, retry after the given delay.
+pub fn unavailable(retry_after: Duration, reason: &str) -> Response {
+    let rejection = Rejection::request(
+        Code::SinkUnavailable,
+        format!("events were not accepted, retry later: {reason}"),
+    );
+    let mut response = rejection.into_response();
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(retry_after.as_secs().max(1)),
+    );
+    response
+}
+
+#[derive(Serialize)]
+pub struct Accepted {
+    pub accepted: usize,
+    pub event_id: Uuid,
+}
+
+/// One entry of a batch answer.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum ItemResult {
+    Accepted { index: usize, event_id: Uuid },
+    Rejected { index: usize, error: Rejection },
+}
+
+#[derive(Serialize)]
+pub struct BatchResult {
+    pub accepted: usize,
+    pub rejected: usize,
+    pub results: Vec<ItemResult>,
+}
+
+impl IntoResponse for BatchResult {
+    fn into_response(self) -> Response {
+        // A batch with nothing accepted is a client error as a whole; a partly accepted batch is
+        // a 200 so that SDKs do not resend (and duplicate) the accepted part.
+        let status = if self.accepted == 0 {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
+        (status, Json(self)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_errors_are_4xx_and_only_the_sink_is_5xx() {
+        for code in [
+            Code::InvalidJson,
+            Code::InvalidType,
+            Code::MissingField,
+            Code::InvalidValue,
+            Code::UnknownField,
+            Code::UnsupportedStype,
+            Code::EmptyBatch,
+            Code::BatchTooLarge,
+            Code::BodyTooLarge,
+            Code::InvalidGzip,
+            Code::UnsupportedMediaType,
+            Code::UnsupportedEncoding,
+            Code::MethodNotAllowed,
+            Code::NotFound,
+        ] {
+            assert!(status_of(code).is_client_error(), "{code:?}");
+        }
+        assert_eq!(status_of(Code::SinkUnavailable), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn unavailable_carries_retry_after_of_at_least_one_second() {
+        let r = unavailable(Duration::from_millis(10), "broker down");
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+    }
+}

@@ -1,0 +1,12 @@
+//! slog-router: the library behind the `slog` binary.
+//!
+//! The binary (`main.rs`) only parses the command line; everything it runs lives here so that
+//! unit tests and benchmarks reach the same code.
+pub mod admin;
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod ingest;
+pub mod pipeline;
+pub mod server;
+pub mod sink;

@@ -1,0 +1,75 @@
+//! The `slog` command line. Parsing and logging set-up only; the work lives in the library.
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use slog_router::config::{Config, LogFormat};
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "slog", version, about = "slog: the event-tracking router")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve POST /slog/event and the operator endpoints.
+    Serve {
+        /// The config file (TOML); SLOG_* environment variables override its keys.
+        #[arg(long, short, default_value = "config/slog.toml")]
+        config: PathBuf,
+        /// Listen address; overrides server.listen (use port 0 for any free port).
+        #[arg(long, short)]
+        listen: Option<SocketAddr>,
+    },
+    /// Load and validate a config file (with SLOG_* overrides), print the effective values, exit.
+    CheckConfig {
+        #[arg(long, short, default_value = "config/slog.toml")]
+        config: PathBuf,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Serve { config, listen } => {
+            let mut config = load(&config)?;
+            if let Some(listen) = listen {
+                config.server.listen = listen;
+            }
+            init_logging(&config);
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(slog_router::server::serve(config))
+        }
+        Command::CheckConfig { config } => {
+            let config = load(&config)?;
+            println!("{config:#?}");
+            Ok(())
+        }
+    }
+}
+
+fn load(path: &std::path::Path) -> anyhow::Result<Config> {
+    Config::load(path, std::env::vars()).with_context(|| {
+        format!(
+            "loading {} (run from the repository root, or pass --config)",
+            path.display()
+        )
+    })
+}
+
+fn init_logging(config: &Config) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.log.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}

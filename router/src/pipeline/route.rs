@@ -1,0 +1,89 @@
+//! Routing (seed §3.1 "目标数据库"): which topic an event goes to, under which key, as what bytes.
+//!
+//! track → the track topic (`events`), profile_* → the profile topic (`users`). The key is the
+//! event's partition key (uuid, else first identity) so one user's events stay ordered. The event is
+//! serialised here, once; sinks only move bytes.
+use crate::config::RoutingConfig;
+use crate::event::Event;
+use crate::sink::Record;
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub struct Router {
+    track_topic: Arc<str>,
+    profile_topic: Arc<str>,
+}
+
+impl Router {
+    pub fn new(config: &RoutingConfig) -> Self {
+        Router {
+            track_topic: config.track_topic.as_str().into(),
+            profile_topic: config.profile_topic.as_str().into(),
+        }
+    }
+
+    /// Every topic this router may write to (the sinks prepare these at start-up).
+    pub fn topics(&self) -> Vec<Arc<str>> {
+        vec![self.track_topic.clone(), self.profile_topic.clone()]
+    }
+
+    pub fn route(&self, event: &Event) -> Record {
+        let topic = if event.kind.is_profile() {
+            self.profile_topic.clone()
+        } else {
+            self.track_topic.clone()
+        };
+        // Serialising a struct of strings, numbers and JSON maps cannot fail.
+        let payload = serde_json::to_vec(event).expect("an Event always serialises");
+        Record {
+            topic,
+            key: event.partition_key(),
+            payload,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::normalize::normalize;
+    use serde_json::{json, Value};
+
+    fn router() -> Router {
+        Router::new(&RoutingConfig {
+            track_topic: "ev".into(),
+            profile_topic: "us".into(),
+        })
+    }
+
+    #[test]
+    fn track_goes_to_the_track_topic_and_profiles_to_the_profile_topic() {
+        let msg = |stype| json!({"project": "p", "stype": stype, "eid": "pageview", "uidentity": {"uuid": "u1"}});
+        assert_eq!(&*router().route(&normalize(msg(100), 1).unwrap()).topic, "ev");
+        for stype in 101..=104 {
+            assert_eq!(&*router().route(&normalize(msg(stype), 1).unwrap()).topic, "us");
+        }
+    }
+
+    #[test]
+    fn the_payload_is_the_documented_output_record() {
+        let ev = normalize(
+            json!({"project": "zhibo", "stype": 100, "eid": "pageview", "ver": "js1.1.0",
+                   "ps": {"url": "/a"}, "uidentity": {"mobile": "138"}}),
+            1_764_000_000_000,
+        )
+        .unwrap();
+        let record = router().route(&ev);
+        assert_eq!(record.key.as_deref(), Some("138"));
+        let out: Value = serde_json::from_slice(&record.payload).unwrap();
+        assert_eq!(
+            out,
+            json!({
+                "event_id": ev.event_id.to_string(), "received_at": 1_764_000_000_000_i64,
+                "time": 1_764_000_000_000_i64, "time_source": "server", "stype": 100,
+                "type": "track", "eid": "pageview", "project": "zhibo", "ver": "js1.1.0",
+                "ps": {"url": "/a"}, "uidentity": {"mobile": "138"}
+            })
+        );
+    }
+}

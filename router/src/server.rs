@@ -1,0 +1,97 @@
+//! `slog serve`: builds the pipeline and sink from the config, serves HTTP, shuts down gracefully.
+//!
+//! Shutdown on SIGTERM or SIGINT: stop accepting connections, let in-flight requests finish (at
+//! most `server.shutdown_grace_secs`), then flush and close the sink, so no accepted event is lost.
+use crate::admin;
+use crate::config::Config;
+use crate::ingest::{self, AppState, Limits};
+use crate::pipeline::Pipeline;
+use crate::sink;
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let metrics = admin::metrics::install().context("installing the metrics recorder")?;
+    let pipeline = Arc::new(Pipeline::new(&config));
+    let sink = sink::build(&config.sink, &pipeline.router().topics())
+        .await
+        .context("starting the sink")?;
+    let state = AppState {
+        pipeline,
+        sink: sink.clone(),
+        limits: Limits {
+            max_body_bytes: config.server.max_body_bytes,
+            max_decoded_bytes: config.server.max_decoded_bytes,
+            max_batch_events: config.server.max_batch_events,
+        },
+        metrics: Some(metrics),
+    };
+    let app = ingest::app(state, &config.server.cors_allowed_origins)
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("binding {}", config.server.listen))?;
+    let addr = listener.local_addr()?;
+    // Tests and scripts read this line to learn the port when listening on port 0.
+    tracing::info!(sink = sink.name(), "listening on http://{addr}");
+
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let mut graceful_rx = stop_rx.clone();
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = graceful_rx.wait_for(|stop| *stop).await;
+        tracing::info!("shutting down: no new connections, finishing in-flight requests");
+    });
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    let forced = async move {
+        let _ = stop_rx.wait_for(|stop| *stop).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = server => served.context("serving HTTP")?,
+        () = forced => tracing::warn!(?grace, "in-flight requests did not finish in time"),
+    }
+
+    sink.close().await.context("flushing the sink")?;
+    tracing::info!("sink flushed; bye");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

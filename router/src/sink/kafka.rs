@@ -1,0 +1,220 @@
+//! The Kafka sink: librdkafka's idempotent producer with acks=all.
+//!
+//! `deliver` enqueues every record of a request at once (librdkafka batches them by `linger.ms`)
+//! and answers only when every delivery report is in, so a 200 means the brokers have the event.
+//! When the broker is down or slow, the reports fail after `delivery_timeout_ms` and the request
+//! gets a 503; librdkafka keeps reconnecting on its own, so the next request succeeds once the
+//! broker is back. A producer that hits a fatal error (possible with idempotence) is replaced.
+use super::{Record, Sink, SinkError};
+use crate::config::KafkaSinkConfig;
+use async_trait::async_trait;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+const SINK: &str = "kafka";
+/// How long readiness and topic creation wait for the broker.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(3);
+/// Pause before retrying an enqueue when librdkafka's local queue is full.
+const QUEUE_FULL_BACKOFF: Duration = Duration::from_millis(2);
+
+pub struct KafkaSink {
+    client_config: ClientConfig,
+    producer: RwLock<FutureProducer>,
+    topics: Vec<Arc<str>>,
+    delivery_timeout: Duration,
+    retry_after: Duration,
+}
+
+impl KafkaSink {
+    /// Creates the producer and, when `create_topics` is set, the missing topics. A broker that is
+    /// down at start-up is not an error: slog starts, `/readyz` says not ready, posts get 503.
+    pub async fn connect(config: &KafkaSinkConfig, topics: &[Arc<str>]) -> Result<Self, SinkError> {
+        let client_config = producer_config(config);
+        let producer = create_producer(&client_config)?;
+        if config.create_topics {
+            if let Err(e) = create_topics(&client_config, config, topics).await {
+                tracing::warn!(error = %e, "could not create the routing topics; will produce anyway");
+            }
+        }
+        Ok(KafkaSink {
+            client_config,
+            producer: RwLock::new(producer),
+            topics: topics.to_vec(),
+            delivery_timeout: Duration::from_millis(config.delivery_timeout_ms),
+            retry_after: Duration::from_secs(config.retry_after_secs),
+        })
+    }
+
+    fn current(&self) -> FutureProducer {
+        self.producer.read().expect("producer lock").clone()
+    }
+
+    /// Replaces the producer if it has hit a fatal error (it would refuse every record forever).
+    fn replace_if_fatal(&self, failed: &FutureProducer) {
+        let Some((code, reason)) = failed.client().fatal_error() else {
+            return;
+        };
+        let mut slot = self.producer.write().expect("producer lock");
+        // Another request may have replaced it already.
+        if slot.client().native_ptr() != failed.client().native_ptr() {
+            return;
+        }
+        match create_producer(&self.client_config) {
+            Ok(fresh) => {
+                tracing::error!(?code, %reason, "kafka producer hit a fatal error; replaced it");
+                *slot = fresh;
+            }
+            Err(e) => tracing::error!(error = %e, "kafka producer is fatal and cannot be replaced"),
+        }
+    }
+}
+
+fn unavailable(reason: impl std::fmt::Display) -> SinkError {
+    SinkError::Unavailable {
+        sink: SINK,
+        reason: reason.to_string(),
+    }
+}
+
+fn producer_config(config: &KafkaSinkConfig) -> ClientConfig {
+    let mut cc = ClientConfig::new();
+    cc.set("bootstrap.servers", &config.brokers)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", config.linger_ms.to_string())
+        .set("message.timeout.ms", config.delivery_timeout_ms.to_string())
+        .set("compression.type", &config.compression)
+        // Reconnect quickly once a broker is back, so recovery is not noticeably delayed.
+        .set("reconnect.backoff.max.ms", "1000");
+    for (key, value) in &config.properties {
+        cc.set(key, value);
+    }
+    cc
+}
+
+fn create_producer(cc: &ClientConfig) -> Result<FutureProducer, SinkError> {
+    cc.create().map_err(|e| SinkError::Setup {
+        sink: SINK,
+        reason: e.to_string(),
+    })
+}
+
+async fn create_topics(
+    cc: &ClientConfig,
+    config: &KafkaSinkConfig,
+    topics: &[Arc<str>],
+) -> Result<(), KafkaError> {
+    let admin: AdminClient<DefaultClientContext> = cc.create()?;
+    let new_topics: Vec<NewTopic> = topics
+        .iter()
+        .map(|t| {
+            NewTopic::new(
+                t,
+                config.topic_partitions,
+                TopicReplication::Fixed(config.topic_replication),
+            )
+        })
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
+    for result in admin.create_topics(&new_topics, &options).await? {
+        match result {
+            Ok(topic) => tracing::info!(%topic, "created kafka topic"),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => return Err(KafkaError::AdminOp(code)).inspect_err(|_| {
+                tracing::warn!(%topic, ?code, "kafka topic creation failed");
+            }),
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Sink for KafkaSink {
+    fn name(&self) -> &'static str {
+        SINK
+    }
+
+    async fn deliver(&self, records: Vec<Record>) -> Result<(), SinkError> {
+        let producer = self.current();
+        let enqueue_deadline = Instant::now() + self.delivery_timeout;
+        let mut reports = Vec::with_capacity(records.len());
+        for record in &records {
+            let mut message = FutureRecord::to(&record.topic).payload(&record.payload);
+            if let Some(key) = &record.key {
+                message = message.key(key);
+            }
+            loop {
+                match producer.send_result(message) {
+                    Ok(report) => break reports.push(report),
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
+                        if Instant::now() < enqueue_deadline =>
+                    {
+                        message = back;
+                        tokio::time::sleep(QUEUE_FULL_BACKOFF).await;
+                    }
+                    Err((e, _)) => {
+                        self.replace_if_fatal(&producer);
+                        return Err(unavailable(e));
+                    }
+                }
+            }
+        }
+        let mut first_error = None;
+        for report in futures::future::join_all(reports).await {
+            let failure = match report {
+                Ok(Ok(_delivery)) => continue,
+                Ok(Err((e, _message))) => e.to_string(),
+                Err(_canceled) => "the producer dropped the delivery report".to_owned(),
+            };
+            first_error.get_or_insert(failure);
+        }
+        match first_error {
+            None => Ok(()),
+            Some(reason) => {
+                self.replace_if_fatal(&producer);
+                Err(unavailable(reason))
+            }
+        }
+    }
+
+    async fn check_ready(&self) -> Result<(), SinkError> {
+        let producer = self.current();
+        let topics = self.topics.clone();
+        tokio::task::spawn_blocking(move || {
+            let metadata = producer
+                .client()
+                .fetch_metadata(None, ADMIN_TIMEOUT)
+                .map_err(|e| unavailable(format!("broker unreachable: {e}")))?;
+            let missing: Vec<&str> = topics
+                .iter()
+                .filter(|t| !metadata.topics().iter().any(|m| m.name() == &***t && m.error().is_none()))
+                .map(|t| &**t)
+                .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(unavailable(format!("missing topics: {}", missing.join(", "))))
+            }
+        })
+        .await
+        .map_err(unavailable)?
+    }
+
+    async fn close(&self) -> Result<(), SinkError> {
+        let producer = self.current();
+        let timeout = self.delivery_timeout;
+        tokio::task::spawn_blocking(move || producer.flush(timeout))
+            .await
+            .map_err(unavailable)?
+            .map_err(unavailable)
+    }
+
+    fn retry_after(&self) -> Duration {
+        self.retry_after
+    }
+}
