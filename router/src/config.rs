@@ -304,7 +304,10 @@ mod tests {
             env(&[
                 ("SLOG_SINK__KIND", "kafka"),
                 ("SLOG_SINK__KAFKA__LINGER_MS", "20"),
-                ("SLOG_SERVER__CORS_ALLOWED_ORIGINS", "[\"https://a.example\"]"),
+                (
+                    "SLOG_SERVER__CORS_ALLOWED_ORIGINS",
+                    "[\"https://a.example\"]",
+                ),
                 ("PATH", "/usr/bin"),
             ]),
         )
@@ -329,11 +332,10 @@ mod tests {
     fn unknown_keys_and_bad_values_are_refused_with_the_key_named() {
         let err = Config::from_toml_str("[server]\nlisen = \"x\"\n", env(&[])).unwrap_err();
         assert!(err.to_string().contains("lisen"), "{err}");
-        let err = Config::from_toml_str("", env(&[("SLOG_SINK__KIND", "carrier-pigeon")]))
-            .unwrap_err();
-        assert!(err.to_string().contains("carrier-pigeon"), "{err}");
         let err =
-            Config::from_toml_str("[server]\nmax_batch_events = 0\n", env(&[])).unwrap_err();
+            Config::from_toml_str("", env(&[("SLOG_SINK__KIND", "carrier-pigeon")])).unwrap_err();
+        assert!(err.to_string().contains("carrier-pigeon"), "{err}");
+        let err = Config::from_toml_str("[server]\nmax_batch_events = 0\n", env(&[])).unwrap_err();
         assert!(err.to_string().contains("max_batch_events"), "{err}");
     }
 }

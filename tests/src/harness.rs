@@ -103,7 +103,11 @@ impl Slog {
 
     /// The lines of `data/<topic>.jsonl` (file sink), parsed.
     pub fn file_records(&self, topic: &str) -> Vec<Value> {
-        let path = self.workdir.path().join("data").join(format!("{topic}.jsonl"));
+        let path = self
+            .workdir
+            .path()
+            .join("data")
+            .join(format!("{topic}.jsonl"));
         match std::fs::read_to_string(&path) {
             Ok(text) => text
                 .lines()
@@ -163,12 +167,17 @@ pub struct Broker {
 
 impl Broker {
     pub fn start() -> Broker {
-        let mut broker = Broker {
-            child: None,
-            port: free_port(),
-        };
+        let mut broker = Self::reserve();
         broker.resume();
         broker
+    }
+
+    /// Picks the broker's port without starting it (to test a slog that starts before its broker).
+    pub fn reserve() -> Broker {
+        Broker {
+            child: None,
+            port: free_port(),
+        }
     }
 
     pub fn bootstrap(&self) -> String {
@@ -199,7 +208,11 @@ impl Broker {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "tansu did not listen on {}", self.port);
+            assert!(
+                Instant::now() < deadline,
+                "tansu did not listen on {}",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -222,7 +235,11 @@ pub async fn create_topics(bootstrap: &str, topics: &[&str], partitions: i32) {
         .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(1)))
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    for result in admin.create_topics(&new, &options).await.expect("create topics") {
+    for result in admin
+        .create_topics(&new, &options)
+        .await
+        .expect("create topics")
+    {
         result.expect("topic created");
     }
 }

@@ -87,9 +87,18 @@ async fn the_seed_example_lands_in_data_events_jsonl_with_server_fields() {
     assert_eq!(r["time_source"], "server");
     assert_eq!(r["client_time"], 1434556935000_i64);
     let time = r["time"].as_i64().unwrap();
-    assert!(time >= before && time == r["received_at"].as_i64().unwrap(), "server time wins");
-    assert_eq!(r["ps"], json!({"url": "a/b/c/d", "ip": "180.12.43.42", "teacher": "abc", "start_time": 1434556935000_i64}));
-    assert_eq!(r["uidentity"], json!({"uuid": "123123123", "mobile": "1234566778"}));
+    assert!(
+        time >= before && time == r["received_at"].as_i64().unwrap(),
+        "server time wins"
+    );
+    assert_eq!(
+        r["ps"],
+        json!({"url": "a/b/c/d", "ip": "180.12.43.42", "teacher": "abc", "start_time": 1434556935000_i64})
+    );
+    assert_eq!(
+        r["uidentity"],
+        json!({"uuid": "123123123", "mobile": "1234566778"})
+    );
     assert!(r.get("r").is_none(), "the cache buster is not forwarded");
     assert!(slog.file_records("users").is_empty());
 }
@@ -127,7 +136,10 @@ async fn a_batch_reports_each_event_and_stores_only_the_accepted_ones() {
     ]);
     let (status, body) = json_of(post(&slog, batch.to_string()).await).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!((body["accepted"].as_u64(), body["rejected"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(
+        (body["accepted"].as_u64(), body["rejected"].as_u64()),
+        (Some(2), Some(2))
+    );
     let results = body["results"].as_array().unwrap();
     assert_eq!(results[1]["index"], 1);
     assert_eq!(results[1]["error"]["code"], "missing_field");
@@ -191,19 +203,52 @@ async fn oversized_bodies_and_batches_get_413() {
     let (status, body) = json_of(post(&slog, serde_json::to_string(&batch).unwrap()).await).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(body["error"]["code"], "batch_too_large");
-    assert!(slog.file_records("events").is_empty(), "nothing of a refused request is stored");
+    assert!(
+        slog.file_records("events").is_empty(),
+        "nothing of a refused request is stored"
+    );
 }
 
 #[tokio::test]
 async fn client_mistakes_get_4xx_json_naming_field_and_rule() {
     let slog = Slog::start(FILE_CONFIG);
     let cases: Vec<(String, StatusCode, &str, Value)> = vec![
-        ("{\"stype\": 100,".into(), StatusCode::BAD_REQUEST, "invalid_json", Value::Null),
-        (json!({"stype": "100", "project": "p", "eid": "e"}).to_string(), StatusCode::BAD_REQUEST, "invalid_type", json!("stype")),
-        (json!({"stype": 100, "eid": "e"}).to_string(), StatusCode::BAD_REQUEST, "missing_field", json!("project")),
-        (json!({"stype": 99, "project": "p", "eid": "e"}).to_string(), StatusCode::BAD_REQUEST, "invalid_value", json!("stype")),
-        (json!({"stype": 100, "project": "p", "eid": "e", "ps": "x"}).to_string(), StatusCode::BAD_REQUEST, "invalid_type", json!("ps")),
-        ("[]".into(), StatusCode::BAD_REQUEST, "empty_batch", Value::Null),
+        (
+            "{\"stype\": 100,".into(),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            Value::Null,
+        ),
+        (
+            json!({"stype": "100", "project": "p", "eid": "e"}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_type",
+            json!("stype"),
+        ),
+        (
+            json!({"stype": 100, "eid": "e"}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "missing_field",
+            json!("project"),
+        ),
+        (
+            json!({"stype": 99, "project": "p", "eid": "e"}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_value",
+            json!("stype"),
+        ),
+        (
+            json!({"stype": 100, "project": "p", "eid": "e", "ps": "x"}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_type",
+            json!("ps"),
+        ),
+        (
+            "[]".into(),
+            StatusCode::BAD_REQUEST,
+            "empty_batch",
+            Value::Null,
+        ),
     ];
     for (body, expected_status, code, field) in cases {
         let (status, answer) = json_of(post(&slog, body.clone()).await).await;
@@ -245,9 +290,15 @@ async fn browsers_from_configured_origins_pass_cors_and_others_do_not() {
     };
     let allowed = preflight("https://www.example.com").await.unwrap();
     assert!(allowed.status().is_success());
-    assert_eq!(allowed.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://www.example.com");
+    assert_eq!(
+        allowed.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://www.example.com"
+    );
     let other = preflight("https://evil.example").await.unwrap();
-    assert!(other.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+    assert!(other
+        .headers()
+        .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        .is_none());
 
     // navigator.sendBeacon posts text/plain; it must be taken like JSON.
     let beacon = Client::new()
@@ -259,7 +310,10 @@ async fn browsers_from_configured_origins_pass_cors_and_others_do_not() {
         .await
         .unwrap();
     assert_eq!(beacon.status(), StatusCode::OK);
-    assert_eq!(beacon.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://www.example.com");
+    assert_eq!(
+        beacon.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://www.example.com"
+    );
 }
 
 #[tokio::test]
@@ -274,7 +328,12 @@ async fn health_readiness_and_metrics_tell_what_happened() {
     post(&slog, pageview("d-1").to_string()).await;
     post(&slog, pageview("d-2").to_string()).await;
     post(&slog, json!({"stype": 100, "project": "p"}).to_string()).await;
-    let metrics = reqwest::get(slog.url("/metrics")).await.unwrap().text().await.unwrap();
+    let metrics = reqwest::get(slog.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let line = |prefix: &str| {
         metrics
             .lines()
@@ -325,7 +384,10 @@ async fn sigterm_finishes_in_flight_requests_and_flushes_before_exit() {
         acknowledged += s.await.unwrap();
     }
     let stored = slog.file_records("events").len();
-    assert!(stored >= acknowledged, "{acknowledged} acknowledged but {stored} stored");
+    assert!(
+        stored >= acknowledged,
+        "{acknowledged} acknowledged but {stored} stored"
+    );
     assert!(slog.logs().contains("sink flushed"), "{}", slog.logs());
 }
 

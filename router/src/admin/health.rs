@@ -12,7 +12,10 @@ pub async fn healthz() -> Json<Value> {
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let sink = state.sink.name();
     match state.sink.check_ready().await {
-        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready", "sink": sink}))),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({"status": "ready", "sink": sink})),
+        ),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"status": "not_ready", "sink": sink, "reason": e.to_string()})),

@@ -83,7 +83,10 @@ pub fn decode(body: &[u8], encoding: Encoding, limits: &Limits) -> Result<Payloa
         }
     };
     let value: Value = serde_json::from_slice(json).map_err(|e| {
-        Rejection::request(Code::InvalidJson, format!("the body is not valid JSON: {e}"))
+        Rejection::request(
+            Code::InvalidJson,
+            format!("the body is not valid JSON: {e}"),
+        )
     })?;
     match value {
         Value::Array(items) if items.is_empty() => Err(Rejection::request(
@@ -165,7 +168,10 @@ mod tests {
             headers(&[]),
         ] {
             let r = check_headers(&h).unwrap_err();
-            assert_eq!((r.code, r.field.as_deref()), (Code::UnsupportedMediaType, Some("Content-Type")));
+            assert_eq!(
+                (r.code, r.field.as_deref()),
+                (Code::UnsupportedMediaType, Some("Content-Type"))
+            );
         }
     }
 
@@ -175,7 +181,10 @@ mod tests {
             (header::CONTENT_TYPE, "application/json"),
             (header::CONTENT_ENCODING, "br"),
         ]);
-        assert_eq!(check_headers(&h).unwrap_err().code, Code::UnsupportedEncoding);
+        assert_eq!(
+            check_headers(&h).unwrap_err().code,
+            Code::UnsupportedEncoding
+        );
     }
 
     #[test]
@@ -190,7 +199,10 @@ mod tests {
     #[test]
     fn a_gzip_bomb_stops_at_the_decoded_limit() {
         let bomb = gzip(&vec![b' '; 10 * 1024 * 1024]);
-        assert!(bomb.len() < LIMITS.max_body_bytes * 20, "the bomb is small on the wire");
+        assert!(
+            bomb.len() < LIMITS.max_body_bytes * 20,
+            "the bomb is small on the wire"
+        );
         let r = decode(&bomb, Encoding::Gzip, &LIMITS).unwrap_err();
         assert_eq!(r.code, Code::BodyTooLarge);
     }
@@ -206,7 +218,10 @@ mod tests {
 
     #[test]
     fn empty_and_oversized_batches_are_refused() {
-        assert_eq!(decode(b"[]", Encoding::Identity, &LIMITS).unwrap_err().code, Code::EmptyBatch);
+        assert_eq!(
+            decode(b"[]", Encoding::Identity, &LIMITS).unwrap_err().code,
+            Code::EmptyBatch
+        );
         let r = decode(b"[1,2,3,4]", Encoding::Identity, &LIMITS).unwrap_err();
         assert_eq!(r.code, Code::BatchTooLarge);
     }

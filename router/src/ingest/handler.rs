@@ -38,7 +38,10 @@ async fn read_and_decode(
                 format!("the body is larger than {limit} bytes"),
             )
         } else {
-            Rejection::request(Code::InvalidJson, format!("the body could not be read: {e}"))
+            Rejection::request(
+                Code::InvalidJson,
+                format!("the body could not be read: {e}"),
+            )
         }
     })?;
     decode::decode(&bytes, encoding, &state.limits)

@@ -46,11 +46,7 @@ fn cors(origins: &[String]) -> CorsLayer {
     let allow_origin = if origins.iter().any(|o| o == "*") {
         AllowOrigin::any()
     } else {
-        AllowOrigin::list(
-            origins
-                .iter()
-                .filter_map(|o| HeaderValue::from_str(o).ok()),
-        )
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
     };
     CorsLayer::new()
         .allow_origin(allow_origin)
@@ -72,5 +68,8 @@ async fn method_not_allowed() -> impl IntoResponse {
 }
 
 async fn not_found() -> impl IntoResponse {
-    Rejection::request(Code::NotFound, "no such endpoint; events go to POST /slog/event")
+    Rejection::request(
+        Code::NotFound,
+        "no such endpoint; events go to POST /slog/event",
+    )
 }

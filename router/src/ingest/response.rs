@@ -117,7 +117,10 @@ mod tests {
         ] {
             assert!(status_of(code).is_client_error(), "{code:?}");
         }
-        assert_eq!(status_of(Code::SinkUnavailable), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            status_of(Code::SinkUnavailable),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
     }
 
     #[test]

@@ -291,7 +291,11 @@ mod tests {
         assert_eq!(ev.client_time, Some(1434556935000));
         assert_eq!(ev.ps["teacher"], "abc");
         let keys: Vec<&String> = ev.ps.keys().collect();
-        assert_eq!(keys, ["url", "ip", "teacher", "start_time"], "client order kept");
+        assert_eq!(
+            keys,
+            ["url", "ip", "teacher", "start_time"],
+            "client order kept"
+        );
         assert_eq!(ev.uidentity["uuid"], "123123123");
         assert_eq!(ev.event_id.get_version_num(), 7);
     }
@@ -312,16 +316,25 @@ mod tests {
 
     #[test]
     fn history_import_without_time_is_refused_naming_time() {
-        let msg = without(with(seed_example(), "use_server_time", json!(false)), "time");
+        let msg = without(
+            with(seed_example(), "use_server_time", json!(false)),
+            "time",
+        );
         let r = rejection(msg);
-        assert_eq!((r.code, r.field.as_deref()), (Code::MissingField, Some("time")));
+        assert_eq!(
+            (r.code, r.field.as_deref()),
+            (Code::MissingField, Some("time"))
+        );
     }
 
     #[test]
     fn client_time_in_seconds_or_far_future_is_refused() {
         let import = with(seed_example(), "use_server_time", json!(false));
         let r = rejection(with(import.clone(), "time", json!(1434556935)));
-        assert_eq!((r.code, r.field.as_deref()), (Code::InvalidValue, Some("time")));
+        assert_eq!(
+            (r.code, r.field.as_deref()),
+            (Code::InvalidValue, Some("time"))
+        );
         assert!(r.message.contains("seconds"), "{}", r.message);
         let r = rejection(with(import, "time", json!(NOW + 2 * MAX_CLOCK_AHEAD_MS)));
         assert_eq!(r.code, Code::InvalidValue);
@@ -330,17 +343,29 @@ mod tests {
     #[test]
     fn project_and_stype_are_required() {
         let r = rejection(without(seed_example(), "project"));
-        assert_eq!((r.code, r.field.as_deref()), (Code::MissingField, Some("project")));
+        assert_eq!(
+            (r.code, r.field.as_deref()),
+            (Code::MissingField, Some("project"))
+        );
         let r = rejection(without(seed_example(), "stype"));
-        assert_eq!((r.code, r.field.as_deref()), (Code::MissingField, Some("stype")));
+        assert_eq!(
+            (r.code, r.field.as_deref()),
+            (Code::MissingField, Some("stype"))
+        );
         let r = rejection(with(seed_example(), "project", json!("  ")));
-        assert_eq!((r.code, r.field.as_deref()), (Code::InvalidValue, Some("project")));
+        assert_eq!(
+            (r.code, r.field.as_deref()),
+            (Code::InvalidValue, Some("project"))
+        );
     }
 
     #[test]
     fn eid_is_required_for_track_only() {
         let r = rejection(without(seed_example(), "eid"));
-        assert_eq!((r.code, r.field.as_deref()), (Code::MissingField, Some("eid")));
+        assert_eq!(
+            (r.code, r.field.as_deref()),
+            (Code::MissingField, Some("eid"))
+        );
         let profile = without(with(seed_example(), "stype", json!(101)), "eid");
         let ev = normalize(profile, NOW).unwrap();
         assert_eq!(ev.kind, MessageKind::ProfileUpdate);
@@ -350,9 +375,15 @@ mod tests {
     #[test]
     fn reserved_and_out_of_range_stypes_get_distinct_codes() {
         let r = rejection(with(seed_example(), "stype", json!(150)));
-        assert_eq!((r.code, r.field.as_deref()), (Code::UnsupportedStype, Some("stype")));
+        assert_eq!(
+            (r.code, r.field.as_deref()),
+            (Code::UnsupportedStype, Some("stype"))
+        );
         let r = rejection(with(seed_example(), "stype", json!(200)));
-        assert_eq!((r.code, r.field.as_deref()), (Code::InvalidValue, Some("stype")));
+        assert_eq!(
+            (r.code, r.field.as_deref()),
+            (Code::InvalidValue, Some("stype"))
+        );
     }
 
     #[test]
@@ -377,17 +408,28 @@ mod tests {
 
     #[test]
     fn identity_values_must_be_non_empty_scalars() {
-        let r = rejection(with(seed_example(), "uidentity", json!({"mobile": {"a": 1}})));
+        let r = rejection(with(
+            seed_example(),
+            "uidentity",
+            json!({"mobile": {"a": 1}}),
+        ));
         assert_eq!(r.field.as_deref(), Some("uidentity.mobile"));
         let r = rejection(with(seed_example(), "uidentity", json!({"mobile": ""})));
         assert_eq!(r.field.as_deref(), Some("uidentity.mobile"));
-        assert!(normalize(with(seed_example(), "uidentity", json!({"userid": 42})), NOW).is_ok());
+        assert!(normalize(
+            with(seed_example(), "uidentity", json!({"userid": 42})),
+            NOW
+        )
+        .is_ok());
     }
 
     #[test]
     fn unknown_top_level_fields_are_refused_not_dropped() {
         let r = rejection(with(seed_example(), "url", json!("/x")));
-        assert_eq!((r.code, r.field.as_deref()), (Code::UnknownField, Some("url")));
+        assert_eq!(
+            (r.code, r.field.as_deref()),
+            (Code::UnknownField, Some("url"))
+        );
     }
 
     #[test]

@@ -59,9 +59,15 @@ mod tests {
     #[test]
     fn track_goes_to_the_track_topic_and_profiles_to_the_profile_topic() {
         let msg = |stype| json!({"project": "p", "stype": stype, "eid": "pageview", "uidentity": {"uuid": "u1"}});
-        assert_eq!(&*router().route(&normalize(msg(100), 1).unwrap()).topic, "ev");
+        assert_eq!(
+            &*router().route(&normalize(msg(100), 1).unwrap()).topic,
+            "ev"
+        );
         for stype in 101..=104 {
-            assert_eq!(&*router().route(&normalize(msg(stype), 1).unwrap()).topic, "us");
+            assert_eq!(
+                &*router().route(&normalize(msg(stype), 1).unwrap()).topic,
+                "us"
+            );
         }
     }
 

@@ -82,8 +82,10 @@ impl Destination for TopicFiles {
         if !self.files.contains_key(&record.topic) {
             let path = FileSink::path_of(&self.dir, &record.topic);
             let file = OpenOptions::new().create(true).append(true).open(&path)?;
-            self.files
-                .insert(record.topic.clone(), BufWriter::with_capacity(64 * 1024, file));
+            self.files.insert(
+                record.topic.clone(),
+                BufWriter::with_capacity(64 * 1024, file),
+            );
         }
         let out = self.files.get_mut(&record.topic).expect("inserted above");
         out.write_all(&record.payload)?;
@@ -121,10 +123,15 @@ mod tests {
             fsync: true,
         })
         .unwrap();
-        sink.deliver(vec![record("events", "{\"a\":1}"), record("users", "{\"u\":1}")])
+        sink.deliver(vec![
+            record("events", "{\"a\":1}"),
+            record("users", "{\"u\":1}"),
+        ])
+        .await
+        .unwrap();
+        sink.deliver(vec![record("events", "{\"a\":2}")])
             .await
             .unwrap();
-        sink.deliver(vec![record("events", "{\"a\":2}")]).await.unwrap();
         let read = |t| std::fs::read_to_string(FileSink::path_of(&dir.path().join("nested"), t));
         assert_eq!(read("events").unwrap(), "{\"a\":1}\n{\"a\":2}\n");
         assert_eq!(read("users").unwrap(), "{\"u\":1}\n");

@@ -26,13 +26,16 @@ pub struct KafkaSink {
     client_config: ClientConfig,
     producer: RwLock<FutureProducer>,
     topics: Vec<Arc<str>>,
+    /// Set when `create_topics` is on: topics missing at a readiness check are created then.
+    create_topics_with: Option<KafkaSinkConfig>,
     delivery_timeout: Duration,
     retry_after: Duration,
 }
 
 impl KafkaSink {
     /// Creates the producer and, when `create_topics` is set, the missing topics. A broker that is
-    /// down at start-up is not an error: slog starts, `/readyz` says not ready, posts get 503.
+    /// down at start-up is not an error: slog starts, `/readyz` says not ready (and creates the
+    /// topics once the broker answers), posts get 503 until then.
     pub async fn connect(config: &KafkaSinkConfig, topics: &[Arc<str>]) -> Result<Self, SinkError> {
         let client_config = producer_config(config);
         let producer = create_producer(&client_config)?;
@@ -45,6 +48,7 @@ impl KafkaSink {
             client_config,
             producer: RwLock::new(producer),
             topics: topics.to_vec(),
+            create_topics_with: config.create_topics.then(|| config.clone()),
             delivery_timeout: Duration::from_millis(config.delivery_timeout_ms),
             retry_after: Duration::from_secs(config.retry_after_secs),
         })
@@ -71,6 +75,29 @@ impl KafkaSink {
             }
             Err(e) => tracing::error!(error = %e, "kafka producer is fatal and cannot be replaced"),
         }
+    }
+}
+
+impl KafkaSink {
+    /// The routing topics the broker does not have; an error when the broker does not answer.
+    async fn missing_topics(&self) -> Result<Vec<Arc<str>>, SinkError> {
+        let producer = self.current();
+        let topics = self.topics.clone();
+        tokio::task::spawn_blocking(move || {
+            let metadata = producer
+                .client()
+                .fetch_metadata(None, ADMIN_TIMEOUT)
+                .map_err(|e| unavailable(format!("broker unreachable: {e}")))?;
+            let present = |t: &Arc<str>| {
+                metadata
+                    .topics()
+                    .iter()
+                    .any(|m| m.name() == &**t && m.error().is_none() && !m.partitions().is_empty())
+            };
+            Ok(topics.into_iter().filter(|t| !present(t)).collect())
+        })
+        .await
+        .map_err(unavailable)?
     }
 }
 
@@ -125,9 +152,11 @@ async fn create_topics(
         match result {
             Ok(topic) => tracing::info!(%topic, "created kafka topic"),
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((topic, code)) => return Err(KafkaError::AdminOp(code)).inspect_err(|_| {
-                tracing::warn!(%topic, ?code, "kafka topic creation failed");
-            }),
+            Err((topic, code)) => {
+                return Err(KafkaError::AdminOp(code)).inspect_err(|_| {
+                    tracing::warn!(%topic, ?code, "kafka topic creation failed");
+                })
+            }
         }
     }
     Ok(())
@@ -183,26 +212,20 @@ impl Sink for KafkaSink {
     }
 
     async fn check_ready(&self) -> Result<(), SinkError> {
-        let producer = self.current();
-        let topics = self.topics.clone();
-        tokio::task::spawn_blocking(move || {
-            let metadata = producer
-                .client()
-                .fetch_metadata(None, ADMIN_TIMEOUT)
-                .map_err(|e| unavailable(format!("broker unreachable: {e}")))?;
-            let missing: Vec<&str> = topics
-                .iter()
-                .filter(|t| !metadata.topics().iter().any(|m| m.name() == &***t && m.error().is_none()))
-                .map(|t| &**t)
-                .collect();
-            if missing.is_empty() {
-                Ok(())
-            } else {
-                Err(unavailable(format!("missing topics: {}", missing.join(", "))))
+        let missing = self.missing_topics().await?;
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if let Some(config) = &self.create_topics_with {
+            create_topics(&self.client_config, config, &missing)
+                .await
+                .map_err(|e| unavailable(format!("creating topics: {e}")))?;
+            if self.missing_topics().await?.is_empty() {
+                return Ok(());
             }
-        })
-        .await
-        .map_err(unavailable)?
+        }
+        let names: Vec<&str> = missing.iter().map(|t| &**t).collect();
+        Err(unavailable(format!("missing topics: {}", names.join(", "))))
     }
 
     async fn close(&self) -> Result<(), SinkError> {
@@ -216,5 +239,68 @@ impl Sink for KafkaSink {
 
     fn retry_after(&self) -> Duration {
         self.retry_after
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Error paths against librdkafka's in-process mock cluster; the same paths run against a
+    //! real broker in tests/tests/ingest_kafka.rs.
+    use super::*;
+    use rdkafka::mocking::MockCluster;
+
+    fn config(bootstrap: String) -> KafkaSinkConfig {
+        KafkaSinkConfig {
+            brokers: bootstrap,
+            linger_ms: 1,
+            delivery_timeout_ms: 1500,
+            retry_after_secs: 3,
+            ..KafkaSinkConfig::default()
+        }
+    }
+
+    fn record(key: &str) -> Record {
+        Record {
+            topic: "events".into(),
+            key: Some(key.into()),
+            payload: b"{}".to_vec(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_down_broker_is_unavailable_and_delivery_resumes_when_it_is_up() {
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic("events", 2, 1).unwrap();
+        cluster.create_topic("users", 1, 1).unwrap();
+        let topics: Vec<Arc<str>> = vec!["events".into(), "users".into()];
+        let sink = KafkaSink::connect(&config(cluster.bootstrap_servers()), &topics)
+            .await
+            .unwrap();
+        sink.deliver(vec![record("a"), record("b")]).await.unwrap();
+        sink.check_ready().await.unwrap();
+        assert_eq!(sink.retry_after(), Duration::from_secs(3));
+
+        cluster.broker_down(1).unwrap();
+        let err = sink.deliver(vec![record("a")]).await.unwrap_err();
+        assert!(matches!(err, SinkError::Unavailable { .. }), "{err}");
+
+        cluster.broker_up(1).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while let Err(e) = sink.deliver(vec![record("a")]).await {
+            assert!(Instant::now() < deadline, "never recovered: {e}");
+        }
+        sink.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn readiness_names_the_missing_topics() {
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic("events", 1, 1).unwrap();
+        let topics: Vec<Arc<str>> = vec!["events".into(), "users".into()];
+        let sink = KafkaSink::connect(&config(cluster.bootstrap_servers()), &topics)
+            .await
+            .unwrap();
+        let err = sink.check_ready().await.unwrap_err().to_string();
+        assert!(err.contains("missing topics: users"), "{err}");
     }
 }
