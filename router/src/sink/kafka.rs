@@ -13,7 +13,8 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 const SINK: &str = "kafka";
@@ -21,6 +22,9 @@ const SINK: &str = "kafka";
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(3);
 /// Pause before retrying an enqueue when librdkafka's local queue is full.
 const QUEUE_FULL_BACKOFF: Duration = Duration::from_millis(2);
+/// Failed requests in a row, with nothing delivered for two delivery timeouts, after which the
+/// producer is replaced (see [`KafkaSink::after_failure`]).
+const FAILURES_BEFORE_REPLACING: u32 = 3;
 
 pub struct KafkaSink {
     client_config: ClientConfig,
@@ -30,6 +34,8 @@ pub struct KafkaSink {
     create_topics_with: Option<KafkaSinkConfig>,
     delivery_timeout: Duration,
     retry_after: Duration,
+    failures_in_a_row: AtomicU32,
+    last_delivery: Mutex<Instant>,
 }
 
 impl KafkaSink {
@@ -40,8 +46,13 @@ impl KafkaSink {
         let client_config = producer_config(config);
         let producer = create_producer(&client_config)?;
         if config.create_topics {
-            if let Err(e) = create_topics(&client_config, config, topics).await {
-                tracing::warn!(error = %e, "could not create the routing topics; will produce anyway");
+            let creation = create_topics(&client_config, config, topics);
+            match tokio::time::timeout(ADMIN_TIMEOUT, creation).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "could not create the routing topics yet"),
+                Err(_) => {
+                    tracing::warn!("broker did not answer topic creation yet; /readyz retries")
+                }
             }
         }
         Ok(KafkaSink {
@@ -51,6 +62,8 @@ impl KafkaSink {
             create_topics_with: config.create_topics.then(|| config.clone()),
             delivery_timeout: Duration::from_millis(config.delivery_timeout_ms),
             retry_after: Duration::from_secs(config.retry_after_secs),
+            failures_in_a_row: AtomicU32::new(0),
+            last_delivery: Mutex::new(Instant::now()),
         })
     }
 
@@ -58,11 +71,28 @@ impl KafkaSink {
         self.producer.read().expect("producer lock").clone()
     }
 
-    /// Replaces the producer if it has hit a fatal error (it would refuse every record forever).
-    fn replace_if_fatal(&self, failed: &FutureProducer) {
-        let Some((code, reason)) = failed.client().fatal_error() else {
+    fn after_success(&self) {
+        self.failures_in_a_row.store(0, Ordering::Relaxed);
+        *self.last_delivery.lock().expect("last delivery lock") = Instant::now();
+    }
+
+    /// Replaces the producer when it cannot recover by itself: after a fatal error (possible with
+    /// idempotence), or when it has failed several requests in a row and delivered nothing for two
+    /// delivery timeouts. The second case covers a broker that came back without the producer's
+    /// state (it answers UNKNOWN_PRODUCER_ID forever, seen with an in-memory broker): a new producer
+    /// gets a new producer id. Replacing costs only reconnecting.
+    fn after_failure(&self, failed: &FutureProducer) {
+        let failures = self.failures_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+        let silent_for = self
+            .last_delivery
+            .lock()
+            .expect("last delivery lock")
+            .elapsed();
+        let fatal = failed.client().fatal_error();
+        let stuck = failures >= FAILURES_BEFORE_REPLACING && silent_for > 2 * self.delivery_timeout;
+        if fatal.is_none() && !stuck {
             return;
-        };
+        }
         let mut slot = self.producer.write().expect("producer lock");
         // Another request may have replaced it already.
         if slot.client().native_ptr() != failed.client().native_ptr() {
@@ -70,10 +100,20 @@ impl KafkaSink {
         }
         match create_producer(&self.client_config) {
             Ok(fresh) => {
-                tracing::error!(?code, %reason, "kafka producer hit a fatal error; replaced it");
+                match fatal {
+                    Some((code, reason)) => {
+                        tracing::error!(?code, %reason, "kafka producer hit a fatal error; replaced it")
+                    }
+                    None => tracing::warn!(
+                        failures,
+                        ?silent_for,
+                        "kafka producer delivers nothing; replaced it"
+                    ),
+                }
                 *slot = fresh;
+                self.failures_in_a_row.store(0, Ordering::Relaxed);
             }
-            Err(e) => tracing::error!(error = %e, "kafka producer is fatal and cannot be replaced"),
+            Err(e) => tracing::error!(error = %e, "cannot create a new kafka producer"),
         }
     }
 }
@@ -187,7 +227,7 @@ impl Sink for KafkaSink {
                         tokio::time::sleep(QUEUE_FULL_BACKOFF).await;
                     }
                     Err((e, _)) => {
-                        self.replace_if_fatal(&producer);
+                        self.after_failure(&producer);
                         return Err(unavailable(e));
                     }
                 }
@@ -203,9 +243,12 @@ impl Sink for KafkaSink {
             first_error.get_or_insert(failure);
         }
         match first_error {
-            None => Ok(()),
+            None => {
+                self.after_success();
+                Ok(())
+            }
             Some(reason) => {
-                self.replace_if_fatal(&producer);
+                self.after_failure(&producer);
                 Err(unavailable(reason))
             }
         }
