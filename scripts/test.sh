@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # slog's whole test suite, from a fresh machine: installs what the tests need, then runs format,
 # lint, unit and end-to-end tests. The end-to-end tests start their own slog processes and their
-# own tansu brokers (a Kafka-protocol broker) on free loopback ports.
+# own tansu brokers (a Kafka-protocol broker) on free loopback ports; the registry tests also use
+# a local MariaDB and Redis, which this script installs and starts (as root, Debian) if needed.
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh -- NAME    only tests whose name contains NAME (after the checks)
@@ -18,6 +19,41 @@ if ! command -v tansu >/dev/null 2>&1; then
   step "installing tansu (first run on this machine only)"
   cargo install tansu --locked --features dynostore
 fi
+
+# MariaDB and Redis: the registry tests run against both backends (SQLite needs nothing).
+if [ ! -x /usr/sbin/mariadbd ] || ! command -v redis-server >/dev/null 2>&1; then
+  step "installing mariadb-server and redis-server (first run on this machine only)"
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y mariadb-server redis-server
+fi
+
+if ! mariadb-admin -uroot ping >/dev/null 2>&1; then
+  step "starting MariaDB"
+  mkdir -p /run/mysqld
+  chown mysql:mysql /run/mysqld
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql
+  for _ in $(seq 60); do
+    mariadb-admin -uroot ping >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  mariadb-admin -uroot ping >/dev/null 2>&1 || { echo "MariaDB did not start in 30 s" >&2; exit 1; }
+fi
+# The tests connect over TCP as slog/slog and create one database each.
+mariadb -uroot -e "CREATE USER IF NOT EXISTS 'slog'@'127.0.0.1' IDENTIFIED BY 'slog';
+  GRANT ALL PRIVILEGES ON *.* TO 'slog'@'127.0.0.1';"
+
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  step "starting Redis"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+  for _ in $(seq 60); do
+    redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { echo "Redis did not start in 30 s" >&2; exit 1; }
+fi
+
+export SLOG_TEST_MYSQL_URL="${SLOG_TEST_MYSQL_URL:-mysql://slog:slog@127.0.0.1:3306}"
+export SLOG_TEST_REDIS_URL="${SLOG_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 
 step "format"
 cargo fmt --all -- --check

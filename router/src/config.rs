@@ -32,7 +32,72 @@ pub struct Config {
     pub server: ServerConfig,
     pub routing: RoutingConfig,
     pub sink: SinkConfig,
+    pub registry: RegistryConfig,
+    pub admin: AdminConfig,
     pub log: LogConfig,
+}
+
+/// What happens to an event that uses an unregistered event name or property key.
+/// A value of the wrong type is refused under every policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// Refuse the event (400 naming each unknown key); it goes to the dead-letter topic.
+    #[default]
+    Strict,
+    /// Accept it, with the unknown keys as warnings in the answer and in metrics.
+    Lenient,
+    /// Accept it and register the unknown names with their inferred type (proposer "auto").
+    Register,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistryConfig {
+    /// `sqlite://data/registry.db?mode=rwc` (embedded) or `mysql://user:pass@host:3306/db`.
+    pub url: String,
+    /// Optional Redis cache of registry snapshots, e.g. `redis://127.0.0.1:6379/0`.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key slog writes (several deployments can share one Redis).
+    pub redis_key_prefix: String,
+    /// How often each instance checks the registry version (changes apply within this).
+    pub refresh_interval_ms: u64,
+    /// Apply pending migrations (tables + seed presets) at start-up.
+    pub auto_migrate: bool,
+    /// Policy for projects not listed in `project_policies`.
+    pub default_policy: Policy,
+    /// Per-project policies, e.g. `{ zhibo = "lenient" }`.
+    pub project_policies: std::collections::BTreeMap<String, Policy>,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            url: "sqlite://data/registry.db?mode=rwc".into(),
+            redis_url: None,
+            redis_key_prefix: "slog:".into(),
+            refresh_interval_ms: 500,
+            auto_migrate: true,
+            default_policy: Policy::Strict,
+            project_policies: Default::default(),
+        }
+    }
+}
+
+impl RegistryConfig {
+    pub fn policy_for(&self, project: &str) -> Policy {
+        self.project_policies
+            .get(project)
+            .copied()
+            .unwrap_or(self.default_policy)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Bearer token of the admin API (`SLOG_ADMIN_TOKEN`). Unset or empty: the admin API is off.
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -71,6 +136,8 @@ pub struct RoutingConfig {
     pub track_topic: String,
     /// Topic for profile_* messages (stype 101..=104).
     pub profile_topic: String,
+    /// Topic for well-formed events the registry refused, with the reason.
+    pub dead_letter_topic: String,
 }
 
 impl Default for RoutingConfig {
@@ -78,6 +145,7 @@ impl Default for RoutingConfig {
         RoutingConfig {
             track_topic: "events".into(),
             profile_topic: "users".into(),
+            dead_letter_topic: "dead_letters".into(),
         }
     }
 }
@@ -234,6 +302,15 @@ impl Config {
         if self.sink.kind == SinkKind::Kafka && k.brokers.trim().is_empty() {
             return invalid("sink.kafka.brokers must name at least one broker");
         }
+        let dlq = &r.dead_letter_topic;
+        if dlq.trim().is_empty() || dlq == &r.track_topic || dlq == &r.profile_topic {
+            return invalid(
+                "routing.dead_letter_topic must be set and differ from the other topics",
+            );
+        }
+        if self.registry.refresh_interval_ms == 0 {
+            return invalid("registry.refresh_interval_ms must be at least 1");
+        }
         if k.topic_partitions < 1 || k.topic_replication < 1 {
             return invalid("sink.kafka.topic_partitions and topic_replication must be >= 1");
         }
@@ -241,11 +318,24 @@ impl Config {
     }
 }
 
-/// Sets `a.b.c` in `tree` from `SLOG_A__B__C=value`; other variables are ignored.
+/// The config's top-level sections: `SLOG_*` variables outside them are not slog settings.
+const SECTIONS: [&str; 6] = ["server", "routing", "sink", "registry", "admin", "log"];
+
+/// Sets `a.b.c` in `tree` from `SLOG_A__B__C=value`. `SLOG_ADMIN_TOKEN` is an alias of
+/// `SLOG_ADMIN__TOKEN`; variables that name no section (say `SLOG_BIN`) are ignored.
 fn apply_env_override(tree: &mut toml::Table, var: &str, value: &str) -> Result<(), ConfigError> {
+    let var = if var == "SLOG_ADMIN_TOKEN" {
+        "SLOG_ADMIN__TOKEN"
+    } else {
+        var
+    };
     let Some(path) = var.strip_prefix("SLOG_") else {
         return Ok(());
     };
+    let section = path.split("__").next().unwrap_or("").to_lowercase();
+    if !SECTIONS.contains(&section.as_str()) {
+        return Ok(());
+    }
     let err = |message: &str| ConfigError::Env {
         var: var.to_owned(),
         message: message.to_owned(),
@@ -318,6 +408,18 @@ mod tests {
             config.server.cors_allowed_origins,
             vec!["https://a.example"]
         );
+    }
+
+    #[test]
+    fn admin_token_alias_and_foreign_slog_variables() {
+        let config = Config::from_toml_str(
+            "[registry]\nproject_policies = { zhibo = \"lenient\" }\n",
+            env(&[("SLOG_ADMIN_TOKEN", "s3cret"), ("SLOG_BIN", "/x/slog")]),
+        )
+        .unwrap();
+        assert_eq!(config.admin.token.as_deref(), Some("s3cret"));
+        assert_eq!(config.registry.policy_for("zhibo"), Policy::Lenient);
+        assert_eq!(config.registry.policy_for("other"), Policy::Strict);
     }
 
     #[test]

@@ -24,6 +24,14 @@ pub enum Code {
     MethodNotAllowed,
     NotFound,
     SinkUnavailable,
+    UnregisteredEvent,
+    UnknownProperty,
+    TypeMismatch,
+    Unauthorized,
+    AdminDisabled,
+    AlreadyExists,
+    PresetProtected,
+    RegistryUnavailable,
 }
 
 impl Code {
@@ -45,6 +53,14 @@ impl Code {
             Code::MethodNotAllowed => "method_not_allowed",
             Code::NotFound => "not_found",
             Code::SinkUnavailable => "sink_unavailable",
+            Code::UnregisteredEvent => "unregistered_event",
+            Code::UnknownProperty => "unknown_property",
+            Code::TypeMismatch => "type_mismatch",
+            Code::Unauthorized => "unauthorized",
+            Code::AdminDisabled => "admin_disabled",
+            Code::AlreadyExists => "already_exists",
+            Code::PresetProtected => "preset_protected",
+            Code::RegistryUnavailable => "registry_unavailable",
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod ingest;
+pub mod metadata;
 pub mod pipeline;
 pub mod server;
 pub mod sink;

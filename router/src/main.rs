@@ -25,6 +25,11 @@ enum Command {
         #[arg(long, short)]
         listen: Option<SocketAddr>,
     },
+    /// Create or upgrade the registry tables (and the seed's preset rows) in registry.url, exit.
+    Migrate {
+        #[arg(long, short, default_value = "config/slog.toml")]
+        config: PathBuf,
+    },
     /// Load and validate a config file (with SLOG_* overrides), print the effective values, exit.
     CheckConfig {
         #[arg(long, short, default_value = "config/slog.toml")]
@@ -43,6 +48,22 @@ fn main() -> anyhow::Result<()> {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(slog_router::server::serve(config))
         }
+        Command::Migrate { config } => {
+            let config = load(&config)?;
+            init_logging(&config);
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(async {
+                let store =
+                    slog_router::metadata::store::Store::connect(&config.registry.url).await?;
+                store.migrate().await?;
+                let version = store.version().await?;
+                println!(
+                    "registry at {} is migrated (registry version {version})",
+                    redact(&config.registry.url)
+                );
+                anyhow::Ok(())
+            })
+        }
         Command::CheckConfig { config } => {
             let config = load(&config)?;
             println!("{config:#?}");
@@ -58,6 +79,18 @@ fn load(path: &std::path::Path) -> anyhow::Result<Config> {
             path.display()
         )
     })
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 fn init_logging(config: &Config) {

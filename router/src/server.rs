@@ -5,6 +5,7 @@
 use crate::admin;
 use crate::config::Config;
 use crate::ingest::{self, AppState, Limits};
+use crate::metadata::Registry;
 use crate::pipeline::Pipeline;
 use crate::sink;
 use anyhow::Context;
@@ -15,13 +16,24 @@ use tokio::sync::watch;
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let metrics = admin::metrics::install().context("installing the metrics recorder")?;
+    let registry = Registry::open(&config.registry)
+        .await
+        .context("opening the metadata registry")?;
+    registry.spawn_background(Duration::from_millis(config.registry.refresh_interval_ms));
     let pipeline = Arc::new(Pipeline::new(&config));
     let sink = sink::build(&config.sink, &pipeline.router().topics())
         .await
         .context("starting the sink")?;
     let state = AppState {
         pipeline,
+        registry,
         sink: sink.clone(),
+        admin_token: config
+            .admin
+            .token
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .map(Arc::from),
         limits: Limits {
             max_body_bytes: config.server.max_body_bytes,
             max_decoded_bytes: config.server.max_decoded_bytes,

@@ -286,3 +286,65 @@ pub fn consume(bootstrap: &str, topic: &str, expected: usize, timeout: Duration)
     }
     out
 }
+
+/// Reads a required environment variable that scripts/test.sh exports.
+fn required_env(name: &str, what: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: the {what} tests need it. Run them through scripts/test.sh, which \
+             starts MariaDB and Redis and exports SLOG_TEST_MYSQL_URL and SLOG_TEST_REDIS_URL"
+        )
+    })
+}
+
+/// A name part no other test (in this process or another one) uses: `<pid>_<nanos>_<counter>`.
+fn unique_suffix(separator: char) -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos();
+    format!("{}{separator}{nanos}{separator}{n}", std::process::id())
+}
+
+/// Creates a fresh, empty MariaDB/MySQL database on the server `SLOG_TEST_MYSQL_URL` names
+/// (a URL without a database, e.g. `mysql://slog:slog@127.0.0.1:3306`) and returns its full
+/// URL, `<base>/<dbname>`. Each call gets its own database, so tests never share a registry.
+pub async fn mysql_test_database() -> String {
+    let base = required_env("SLOG_TEST_MYSQL_URL", "MySQL registry");
+    let base = base.trim_end_matches('/').to_owned();
+    let name = format!("slog_t_{}", unique_suffix('_'));
+    let pool = sqlx::mysql::MySqlPool::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {base}: {e} (scripts/test.sh starts MariaDB)"));
+    sqlx::raw_sql(&format!("CREATE DATABASE `{name}`"))
+        .execute(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("create database {name}: {e}"));
+    pool.close().await;
+    format!("{base}/{name}")
+}
+
+/// Runs one SQL statement on the database at `url` (e.g. to break a registry on purpose).
+pub async fn mysql_execute(url: &str, sql: &str) {
+    let pool = sqlx::mysql::MySqlPool::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {url}: {e}"));
+    sqlx::raw_sql(sql)
+        .execute(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    pool.close().await;
+}
+
+/// The Redis server of the tests, `SLOG_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:6379`).
+pub fn redis_test_url() -> String {
+    required_env("SLOG_TEST_REDIS_URL", "Redis registry cache")
+}
+
+/// A Redis key prefix of its own (`slogtest:<pid>:<nanos>:<n>:`) for `registry.redis_key_prefix`,
+/// so tests sharing one Redis never see each other's keys.
+pub fn unique_prefix() -> String {
+    format!("slogtest:{}:", unique_suffix(':'))
+}

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 fn kafka_config(bootstrap: &str, create_topics: bool) -> String {
     format!(
         r#"
+[registry]
+default_policy = "lenient"
 [sink]
 kind = "kafka"
 [sink.kafka]
@@ -55,7 +57,7 @@ fn consume_async(
 #[tokio::test]
 async fn events_reach_their_topics_keyed_by_user_and_in_order() {
     let broker = Broker::start();
-    create_topics(&broker.bootstrap(), &["events", "users"], 3).await;
+    create_topics(&broker.bootstrap(), &["events", "users", "dead_letters"], 3).await;
     let slog = Slog::start(&kafka_config(&broker.bootstrap(), false));
     assert_eq!(
         status_of(&slog, "/readyz").await,
@@ -145,7 +147,7 @@ async fn events_reach_their_topics_keyed_by_user_and_in_order() {
 #[tokio::test]
 async fn a_stopped_broker_gets_503_and_the_same_post_succeeds_once_it_is_back() {
     let mut broker = Broker::start();
-    create_topics(&broker.bootstrap(), &["events", "users"], 3).await;
+    create_topics(&broker.bootstrap(), &["events", "users", "dead_letters"], 3).await;
     let slog = Slog::start(&kafka_config(&broker.bootstrap(), false));
     let event = track(json!({"uuid": "user-R"}), 7);
     assert_eq!(post(&slog, &event).await.status(), StatusCode::OK);
@@ -168,7 +170,7 @@ async fn a_stopped_broker_gets_503_and_the_same_post_succeeds_once_it_is_back() 
 
     // The broker comes back empty (in-memory storage): the operator recreates the topics.
     broker.resume();
-    create_topics(&broker.bootstrap(), &["events", "users"], 3).await;
+    create_topics(&broker.bootstrap(), &["events", "users", "dead_letters"], 3).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     let accepted_id = loop {
         let response = post(&slog, &event).await;

@@ -2,7 +2,10 @@
 //!
 //! Series (all prefixed `slog_`):
 //! - `http_requests_total{path, status}` and `http_request_duration_seconds{path}`
-//! - `events_accepted_total{topic}`, `events_rejected_total{code}`
+//! - `events_accepted_total{topic}`, `events_rejected_total{code}`, `events_warnings_total{code}`,
+//!   `dead_letters_total{code}`
+//! - `registry_version`, `registry_stale` (1 while refreshes fail), `registry_refresh_failures_total`,
+//!   `registry_auto_registered_total`
 //! - `sink_delivery_seconds{sink}`, `sink_failures_total{sink}`
 use crate::ingest::AppState;
 use axum::extract::{MatchedPath, Request, State};

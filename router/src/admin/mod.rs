@@ -1,3 +1,6 @@
-//! Operator endpoints: health, readiness and Prometheus metrics.
+//! Operator endpoints: health, readiness, Prometheus metrics, and the metadata admin API.
+mod auth;
+mod body;
 pub mod health;
 pub mod metrics;
+pub mod registry_api;

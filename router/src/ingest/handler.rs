@@ -8,6 +8,7 @@ use super::response::{self, Accepted, BatchResult, ItemResult};
 use super::AppState;
 use crate::error::{Code, Rejection};
 use crate::pipeline::Outcome;
+use crate::sink::Record;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -64,48 +65,37 @@ async fn process(state: &AppState, payload: Payload) -> Response {
         Payload::One(m) => (true, vec![m]),
         Payload::Batch(ms) => (false, ms),
     };
+    let snapshot = state.registry.snapshot();
     let outcomes: Vec<Outcome> = messages
         .into_iter()
-        .map(|m| state.pipeline.process(m, received_at))
+        .map(|m| state.pipeline.process(&snapshot, m, received_at))
         .collect();
 
-    let records: Vec<_> = outcomes
+    // Accepted records and dead letters go to the sink together: a 200 or 400 is only given once
+    // both are durable, so a refused event is never lost either.
+    let records: Vec<Record> = outcomes
         .iter()
-        .filter_map(|o| o.as_ref().ok().map(|(_, record)| record.clone()))
+        .filter_map(|o| match o {
+            Outcome::Accepted { record, .. } => Some(record.clone()),
+            Outcome::Rejected { dead_letter, .. } => dead_letter.clone(),
+        })
         .collect();
     if !records.is_empty() {
-        let topics: Vec<_> = records.iter().map(|r| r.topic.clone()).collect();
+        let count = records.len();
         let started = Instant::now();
         let delivered = state.sink.deliver(records).await;
         let sink = state.sink.name();
         metrics::histogram!("slog_sink_delivery_seconds", "sink" => sink)
             .record(started.elapsed().as_secs_f64());
         if let Err(e) = delivered {
-            tracing::warn!(error = %e, events = topics.len(), "sink refused a request's events");
+            tracing::warn!(error = %e, records = count, "sink refused a request's events");
             metrics::counter!("slog_sink_failures_total", "sink" => sink).increment(1);
             metrics::counter!("slog_events_rejected_total", "code" => Code::SinkUnavailable.as_str())
-                .increment(topics.len() as u64);
+                .increment(outcomes.len() as u64);
             return response::unavailable(state.sink.retry_after(), &e.to_string());
         }
-        for topic in topics {
-            metrics::counter!("slog_events_accepted_total", "topic" => topic.to_string())
-                .increment(1);
-        }
-    }
-    for rejection in outcomes.iter().filter_map(|o| o.as_ref().err()) {
-        count_rejection(rejection);
     }
 
-    if single {
-        return match outcomes.into_iter().next().expect("one message") {
-            Ok((event, _)) => axum::Json(Accepted {
-                accepted: 1,
-                event_id: event.event_id,
-            })
-            .into_response(),
-            Err(rejection) => rejection.into_response(),
-        };
-    }
     let mut batch = BatchResult {
         accepted: 0,
         rejected: 0,
@@ -113,20 +103,58 @@ async fn process(state: &AppState, payload: Payload) -> Response {
     };
     for (index, outcome) in outcomes.into_iter().enumerate() {
         batch.results.push(match outcome {
-            Ok((event, _)) => {
+            Outcome::Accepted {
+                event,
+                findings,
+                record,
+            } => {
                 batch.accepted += 1;
+                metrics::counter!("slog_events_accepted_total", "topic" => record.topic.to_string())
+                    .increment(1);
+                for w in &findings.warnings {
+                    metrics::counter!("slog_events_warnings_total", "code" => w.code.as_str())
+                        .increment(1);
+                }
+                if !findings.to_register.is_empty() {
+                    state.registry.auto_register(findings.to_register);
+                }
                 ItemResult::Accepted {
                     index,
                     event_id: event.event_id,
+                    warnings: findings.warnings,
                 }
             }
-            Err(error) => {
+            Outcome::Rejected {
+                rejection,
+                dead_letter,
+            } => {
                 batch.rejected += 1;
-                ItemResult::Rejected { index, error }
+                count_rejection(&rejection);
+                if dead_letter.is_some() {
+                    metrics::counter!("slog_dead_letters_total", "code" => rejection.code.as_str())
+                        .increment(1);
+                }
+                ItemResult::Rejected {
+                    index,
+                    error: rejection,
+                }
             }
         });
     }
-    batch.into_response()
+    if !single {
+        return batch.into_response();
+    }
+    match batch.results.pop().expect("one message") {
+        ItemResult::Accepted {
+            event_id, warnings, ..
+        } => axum::Json(Accepted {
+            accepted: 1,
+            event_id,
+            warnings,
+        })
+        .into_response(),
+        ItemResult::Rejected { error, .. } => error.into_response(),
+    }
 }
 
 fn count_rejection(rejection: &Rejection) {

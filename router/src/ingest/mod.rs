@@ -5,6 +5,7 @@ pub mod response;
 
 use crate::admin;
 use crate::error::{Code, Rejection};
+use crate::metadata::Registry;
 use crate::pipeline::Pipeline;
 use crate::sink::Sink;
 use axum::http::{header, HeaderValue, Method};
@@ -19,7 +20,10 @@ pub use decode::Limits;
 #[derive(Clone)]
 pub struct AppState {
     pub pipeline: Arc<Pipeline>,
+    pub registry: Arc<Registry>,
     pub sink: Arc<dyn Sink>,
+    /// Admin API bearer token; `None` turns the admin API off.
+    pub admin_token: Option<Arc<str>>,
     pub limits: Limits,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
@@ -37,6 +41,7 @@ pub fn app(state: AppState, cors_origins: &[String]) -> axum::Router {
         .route("/healthz", get(admin::health::healthz))
         .route("/readyz", get(admin::health::readyz))
         .route("/metrics", get(admin::metrics::render))
+        .merge(admin::registry_api::routes(state.clone()))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(admin::metrics::count_requests))
         .with_state(state)

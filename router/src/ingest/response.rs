@@ -1,6 +1,7 @@
 //! HTTP answers of the ingest endpoint: status codes and JSON bodies.
 //!
-//! - one event accepted: `200 {"accepted": 1, "event_id": "..."}`
+//! - one event accepted: `200 {"accepted": 1, "event_id": "...", "warnings": [...]}` (warnings
+//!   only under the `lenient` policy)
 //! - one event refused: `4xx {"error": {"code", "field", "message"}}`
 //! - a batch: `200 {"accepted": n, "rejected": m, "results": [{"index", "event_id"} | {"index", "error"}]}`,
 //!   or 400 with the same body when no event of it was accepted
@@ -21,8 +22,10 @@ pub fn status_of(code: Code) -> StatusCode {
             StatusCode::UNSUPPORTED_MEDIA_TYPE
         }
         Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        Code::NotFound => StatusCode::NOT_FOUND,
-        Code::SinkUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::NotFound | Code::AdminDisabled => StatusCode::NOT_FOUND,
+        Code::SinkUnavailable | Code::RegistryUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::Unauthorized => StatusCode::UNAUTHORIZED,
+        Code::AlreadyExists | Code::PresetProtected => StatusCode::CONFLICT,
         Code::InvalidJson
         | Code::InvalidType
         | Code::MissingField
@@ -30,7 +33,10 @@ pub fn status_of(code: Code) -> StatusCode {
         | Code::UnknownField
         | Code::UnsupportedStype
         | Code::EmptyBatch
-        | Code::InvalidGzip => StatusCode::BAD_REQUEST,
+        | Code::InvalidGzip
+        | Code::UnregisteredEvent
+        | Code::UnknownProperty
+        | Code::TypeMismatch => StatusCode::BAD_REQUEST,
     }
 }
 
@@ -63,14 +69,25 @@ pub fn unavailable(retry_after: Duration, reason: &str) -> Response {
 pub struct Accepted {
     pub accepted: usize,
     pub event_id: Uuid,
+    /// Unknown names accepted under the `lenient` policy.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Rejection>,
 }
 
 /// One entry of a batch answer.
 #[derive(Serialize)]
 #[serde(untagged)]
 pub enum ItemResult {
-    Accepted { index: usize, event_id: Uuid },
-    Rejected { index: usize, error: Rejection },
+    Accepted {
+        index: usize,
+        event_id: Uuid,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        warnings: Vec<Rejection>,
+    },
+    Rejected {
+        index: usize,
+        error: Rejection,
+    },
 }
 
 #[derive(Serialize)]

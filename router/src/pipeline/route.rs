@@ -2,16 +2,27 @@
 //!
 //! track → the track topic (`events`), profile_* → the profile topic (`users`). The key is the
 //! event's partition key (uuid, else first identity) so one user's events stay ordered. The event is
-//! serialised here, once; sinks only move bytes.
+//! serialised here, once; sinks only move bytes. Well-formed events the registry refused go to
+//! the dead-letter topic as `{"rejected_at", "reason": {code, field, message}, "event": <record>}`.
 use crate::config::RoutingConfig;
+use crate::error::Rejection;
 use crate::event::Event;
 use crate::sink::Record;
+use serde::Serialize;
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct Router {
     track_topic: Arc<str>,
     profile_topic: Arc<str>,
+    dead_letter_topic: Arc<str>,
+}
+
+#[derive(Serialize)]
+struct DeadLetter<'a> {
+    rejected_at: i64,
+    reason: &'a Rejection,
+    event: &'a Event,
 }
 
 impl Router {
@@ -19,12 +30,17 @@ impl Router {
         Router {
             track_topic: config.track_topic.as_str().into(),
             profile_topic: config.profile_topic.as_str().into(),
+            dead_letter_topic: config.dead_letter_topic.as_str().into(),
         }
     }
 
     /// Every topic this router may write to (the sinks prepare these at start-up).
     pub fn topics(&self) -> Vec<Arc<str>> {
-        vec![self.track_topic.clone(), self.profile_topic.clone()]
+        vec![
+            self.track_topic.clone(),
+            self.profile_topic.clone(),
+            self.dead_letter_topic.clone(),
+        ]
     }
 
     pub fn route(&self, event: &Event) -> Record {
@@ -41,6 +57,20 @@ impl Router {
             payload,
         }
     }
+
+    /// The dead-letter record of `event`, refused for `reason`; keyed like the event itself.
+    pub fn dead_letter(&self, event: &Event, reason: &Rejection) -> Record {
+        let letter = DeadLetter {
+            rejected_at: event.received_at,
+            reason,
+            event,
+        };
+        Record {
+            topic: self.dead_letter_topic.clone(),
+            key: event.partition_key(),
+            payload: serde_json::to_vec(&letter).expect("a dead letter always serialises"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -53,6 +83,7 @@ mod tests {
         Router::new(&RoutingConfig {
             track_topic: "ev".into(),
             profile_topic: "us".into(),
+            dead_letter_topic: "dl".into(),
         })
     }
 
@@ -69,6 +100,28 @@ mod tests {
                 "us"
             );
         }
+    }
+
+    #[test]
+    fn dead_letters_carry_the_reason_and_the_whole_event() {
+        let ev = normalize(
+            json!({"project": "p", "stype": 100, "eid": "x", "uidentity": {"uuid": "u"}}),
+            7,
+        )
+        .unwrap();
+        let reason = Rejection::field(
+            crate::error::Code::UnregisteredEvent,
+            "eid",
+            "not registered",
+        );
+        let record = router().dead_letter(&ev, &reason);
+        assert_eq!(&*record.topic, "dl");
+        assert_eq!(record.key.as_deref(), Some("u"));
+        let out: Value = serde_json::from_slice(&record.payload).unwrap();
+        assert_eq!(out["reason"]["code"], "unregistered_event");
+        assert_eq!(out["reason"]["field"], "eid");
+        assert_eq!(out["event"]["event_id"], ev.event_id.to_string());
+        assert_eq!(out["rejected_at"], 7);
     }
 
     #[test]

@@ -1,0 +1,295 @@
+//! The live registry: the current snapshot, how it stays current, and how healthy it is.
+//!
+//! - Validation reads [`Registry::snapshot`]: an `Arc` behind an `ArcSwap`, no lock, no I/O.
+//! - Every instance checks the database's `registry_version` every `refresh_interval_ms`; a new
+//!   version is loaded (from Redis when another instance cached it, else from the database and
+//!   then cached) and swapped in whole. An admin write on this instance refreshes at once.
+//! - When the database or Redis fails, the last good snapshot stays in force; the failure is
+//!   reported by [`Registry::health`] (in `/readyz`) and metrics until a refresh succeeds.
+//! - The `register` policy hands unknown names to [`Registry::auto_register`]; a background task
+//!   inserts them (proposer "auto") off the request path.
+use super::model::{EventDef, PropertyDef, PropertyKind, ValueType};
+use super::redis_cache::RedisCache;
+use super::snapshot::Snapshot;
+use super::store::{Store, StoreError};
+use crate::config::RegistryConfig;
+use arc_swap::ArcSwap;
+use serde::Serialize;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the registry cannot be loaded from the database ({0}) nor from Redis")]
+    NoSnapshot(StoreError),
+}
+
+/// A name the `register` policy asks to add.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AutoRegistration {
+    Event {
+        project: String,
+        id: String,
+    },
+    Property {
+        kind: PropertyKind,
+        key: String,
+        value_type: ValueType,
+    },
+}
+
+/// What `/readyz` says about the registry.
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    pub status: &'static str,
+    pub version: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+const AUTO_QUEUE: usize = 1024;
+
+pub struct Registry {
+    store: Store,
+    cache: Option<RedisCache>,
+    current: ArcSwap<Snapshot>,
+    last_error: Mutex<Option<String>>,
+    refreshing: tokio::sync::Mutex<()>,
+    auto: Mutex<Option<mpsc::Sender<AutoRegistration>>>,
+}
+
+impl Registry {
+    /// Connects, migrates when configured, and loads the first snapshot (from Redis when the
+    /// database is down but a cached snapshot exists).
+    pub async fn open(config: &RegistryConfig) -> Result<Arc<Registry>, RegistryError> {
+        let store = Store::connect(&config.url).await?;
+        if config.auto_migrate {
+            store.migrate().await?;
+        }
+        let cache = match &config.redis_url {
+            Some(url) if !url.is_empty() => {
+                match RedisCache::connect(url, &config.redis_key_prefix).await {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "registry cache (Redis) unavailable; reading the database");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        let first = match store.load_snapshot().await {
+            Ok(s) => s,
+            Err(db_error) => match &cache {
+                Some(c) => match c.latest().await {
+                    Ok(Some(s)) => {
+                        tracing::warn!(error = %db_error, version = s.version(), "registry database down; starting from the Redis snapshot");
+                        s
+                    }
+                    _ => return Err(RegistryError::NoSnapshot(db_error)),
+                },
+                None => return Err(RegistryError::NoSnapshot(db_error)),
+            },
+        };
+        tracing::info!(version = first.version(), counts = ?first.counts(), "registry loaded");
+        metrics::gauge!("slog_registry_version").set(first.version() as f64);
+        if let Some(c) = &cache {
+            if let Err(e) = c.put(&first).await {
+                tracing::warn!(error = %e, "could not cache the registry snapshot in Redis");
+            }
+        }
+        Ok(Arc::new(Registry {
+            store,
+            cache,
+            current: ArcSwap::from_pointee(first),
+            last_error: Mutex::new(None),
+            refreshing: tokio::sync::Mutex::new(()),
+            auto: Mutex::new(None),
+        }))
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn health(&self) -> Health {
+        let error = self.last_error.lock().expect("registry error lock").clone();
+        Health {
+            status: if error.is_some() { "stale" } else { "ok" },
+            version: self.current.load().version(),
+            error,
+        }
+    }
+
+    /// Loads the registry again if its version moved. Returns whether the snapshot changed.
+    pub async fn refresh(&self) -> Result<bool, StoreError> {
+        let _one_at_a_time = self.refreshing.lock().await;
+        let outcome = self.refresh_inner().await;
+        let mut last_error = self.last_error.lock().expect("registry error lock");
+        match &outcome {
+            Ok(_) => {
+                if last_error.take().is_some() {
+                    tracing::info!("registry database reachable again");
+                }
+                metrics::gauge!("slog_registry_stale").set(0.0);
+            }
+            Err(e) => {
+                if last_error.is_none() {
+                    tracing::warn!(error = %e, "registry refresh failed; validating with the last good snapshot");
+                }
+                *last_error = Some(e.to_string());
+                metrics::gauge!("slog_registry_stale").set(1.0);
+                metrics::counter!("slog_registry_refresh_failures_total").increment(1);
+            }
+        }
+        outcome
+    }
+
+    async fn refresh_inner(&self) -> Result<bool, StoreError> {
+        let version = self.store.version().await?;
+        if version == self.current.load().version() {
+            return Ok(false);
+        }
+        let cached = match &self.cache {
+            Some(c) => c.get(version).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "registry cache read failed");
+                None
+            }),
+            None => None,
+        };
+        let snapshot = match cached {
+            Some(s) => s,
+            None => {
+                let s = self.store.load_snapshot().await?;
+                if let Some(c) = &self.cache {
+                    if let Err(e) = c.put(&s).await {
+                        tracing::warn!(error = %e, "could not cache the registry snapshot in Redis");
+                    }
+                }
+                s
+            }
+        };
+        tracing::info!(
+            from = self.current.load().version(),
+            to = snapshot.version(),
+            "registry updated"
+        );
+        metrics::gauge!("slog_registry_version").set(snapshot.version() as f64);
+        self.current.store(Arc::new(snapshot));
+        Ok(true)
+    }
+
+    /// Starts the periodic refresh and the auto-registration worker.
+    pub fn spawn_background(self: &Arc<Self>, interval: Duration) {
+        let registry = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(r) = registry.upgrade() else { return };
+                // Errors are recorded in the health state by refresh itself.
+                let _ = r.refresh().await;
+            }
+        });
+        let (tx, rx) = mpsc::channel(AUTO_QUEUE);
+        *self.auto.lock().expect("auto lock") = Some(tx);
+        tokio::spawn(auto_register_worker(Arc::downgrade(self), rx));
+    }
+
+    /// Queues names for registration under the `register` policy. Never blocks the request: when
+    /// the queue is full the names are dropped here and asked for again by the next event.
+    pub fn auto_register(&self, items: Vec<AutoRegistration>) {
+        let guard = self.auto.lock().expect("auto lock");
+        let Some(tx) = guard.as_ref() else { return };
+        for item in items {
+            if tx.try_send(item).is_err() {
+                metrics::counter!("slog_registry_auto_register_dropped_total").increment(1);
+            }
+        }
+    }
+}
+
+async fn auto_register_worker(
+    registry: std::sync::Weak<Registry>,
+    mut rx: mpsc::Receiver<AutoRegistration>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = HashSet::from([first]);
+        while let Ok(more) = rx.try_recv() {
+            batch.insert(more);
+        }
+        let Some(registry) = registry.upgrade() else {
+            return;
+        };
+        let snapshot = registry.snapshot();
+        let mut added = 0;
+        for item in batch {
+            let result = match &item {
+                AutoRegistration::Event { project, id } => {
+                    if snapshot.event(project, id).is_some() {
+                        continue;
+                    }
+                    registry
+                        .store
+                        .insert_event(&EventDef {
+                            id: id.clone(),
+                            name: id.clone(),
+                            project: Some(project.clone()),
+                            is_reserve: false,
+                            need_uuid: true,
+                            proposer: "auto".into(),
+                            create_time: now_secs(),
+                        })
+                        .await
+                }
+                AutoRegistration::Property {
+                    kind,
+                    key,
+                    value_type,
+                } => {
+                    if snapshot.property(*kind, key).is_some() {
+                        continue;
+                    }
+                    let def = PropertyDef {
+                        key: key.clone(),
+                        name: key.clone(),
+                        value_type: *value_type,
+                        is_reserve: false,
+                        proposer: "auto".into(),
+                        create_time: now_secs(),
+                    };
+                    registry.store.insert_properties(&[(*kind, def)]).await
+                }
+            };
+            match result {
+                Ok(_) => {
+                    added += 1;
+                    tracing::info!(?item, "auto-registered");
+                    metrics::counter!("slog_registry_auto_registered_total").increment(1);
+                }
+                // Another instance (or an earlier event) registered it first.
+                Err(StoreError::AlreadyExists) => {}
+                Err(e) => tracing::warn!(?item, error = %e, "auto-registration failed"),
+            }
+        }
+        if added > 0 {
+            let _ = registry.refresh().await;
+        }
+    }
+}
+
+pub fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
