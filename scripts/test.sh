@@ -41,6 +41,9 @@ fi
 # The tests connect over TCP as slog/slog and create one database each.
 mariadb -uroot -e "CREATE USER IF NOT EXISTS 'slog'@'127.0.0.1' IDENTIFIED BY 'slog';
   GRANT ALL PRIVILEGES ON *.* TO 'slog'@'127.0.0.1';"
+# Each registry test makes its own database (slog_t_*); drop those of earlier runs.
+mariadb -uroot -N -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'slog\\_t\\_%'" \
+  | while read -r db; do mariadb -uroot -e "DROP DATABASE \`$db\`"; done
 
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   step "starting Redis"
