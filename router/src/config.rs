@@ -33,8 +33,40 @@ pub struct Config {
     pub routing: RoutingConfig,
     pub sink: SinkConfig,
     pub registry: RegistryConfig,
+    pub enrich: EnrichConfig,
     pub admin: AdminConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnrichConfig {
+    /// Proxies/load balancers in front of slog (CIDRs or addresses) whose X-Forwarded-For and
+    /// X-Real-IP are believed. Empty: the peer address is the client address.
+    pub trusted_proxies: Vec<String>,
+    /// A GeoIP2/GeoLite2-City .mmdb file; unset: country/province/city are not filled.
+    pub geoip_path: Option<PathBuf>,
+    /// Locale of place names, falling back to `en`.
+    pub geoip_locale: String,
+    /// How often (seconds) the GeoIP file is checked for replacement.
+    pub geoip_check_secs: u64,
+    /// Distinct User-Agent strings whose parse is kept.
+    pub ua_cache_size: usize,
+    /// Emit the first_referrer profile_insert (seed §3.3.4).
+    pub first_referrer_profile: bool,
+}
+
+impl Default for EnrichConfig {
+    fn default() -> Self {
+        EnrichConfig {
+            trusted_proxies: Vec::new(),
+            geoip_path: None,
+            geoip_locale: "zh-CN".into(),
+            geoip_check_secs: 5,
+            ua_cache_size: 10_000,
+            first_referrer_profile: true,
+        }
+    }
 }
 
 /// What happens to an event that uses an unregistered event name or property key.
@@ -308,6 +340,14 @@ impl Config {
                 "routing.dead_letter_topic must be set and differ from the other topics",
             );
         }
+        if let Err(e) =
+            crate::enrich::client_ip::TrustedProxies::parse(&self.enrich.trusted_proxies)
+        {
+            return Err(ConfigError::Invalid(e));
+        }
+        if self.enrich.geoip_check_secs == 0 || self.enrich.ua_cache_size == 0 {
+            return invalid("enrich.geoip_check_secs and enrich.ua_cache_size must be at least 1");
+        }
         if self.registry.refresh_interval_ms == 0 {
             return invalid("registry.refresh_interval_ms must be at least 1");
         }
@@ -319,7 +359,9 @@ impl Config {
 }
 
 /// The config's top-level sections: `SLOG_*` variables outside them are not slog settings.
-const SECTIONS: [&str; 6] = ["server", "routing", "sink", "registry", "admin", "log"];
+const SECTIONS: [&str; 7] = [
+    "server", "routing", "sink", "registry", "enrich", "admin", "log",
+];
 
 /// Sets `a.b.c` in `tree` from `SLOG_A__B__C=value`. `SLOG_ADMIN_TOKEN` is an alias of
 /// `SLOG_ADMIN__TOKEN`; variables that name no section (say `SLOG_BIN`) are ignored.

@@ -4,6 +4,7 @@
 //! unit tests and benchmarks reach the same code.
 pub mod admin;
 pub mod config;
+pub mod enrich;
 pub mod error;
 pub mod event;
 pub mod ingest;

@@ -4,6 +4,7 @@
 //! most `server.shutdown_grace_secs`), then flush and close the sink, so no accepted event is lost.
 use crate::admin;
 use crate::config::Config;
+use crate::enrich::Enrichers;
 use crate::ingest::{self, AppState, Limits};
 use crate::metadata::Registry;
 use crate::pipeline::Pipeline;
@@ -20,13 +21,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .context("opening the metadata registry")?;
     registry.spawn_background(Duration::from_millis(config.registry.refresh_interval_ms));
-    let pipeline = Arc::new(Pipeline::new(&config));
+    let enrichers = Arc::new(Enrichers::new(&config.enrich).map_err(anyhow::Error::msg)?);
+    enrichers.spawn_geo_watch(Duration::from_secs(config.enrich.geoip_check_secs));
+    let pipeline = Arc::new(Pipeline::new(&config, enrichers.clone()));
     let sink = sink::build(&config.sink, &pipeline.router().topics())
         .await
         .context("starting the sink")?;
     let state = AppState {
         pipeline,
         registry,
+        enrichers,
         sink: sink.clone(),
         admin_token: config
             .admin

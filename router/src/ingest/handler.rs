@@ -6,18 +6,35 @@
 use super::decode::{self, Payload};
 use super::response::{self, Accepted, BatchResult, ItemResult};
 use super::AppState;
+use crate::enrich::client_ip::client_ip;
 use crate::error::{Code, Rejection};
 use crate::pipeline::Outcome;
+use crate::pipeline::RequestContext;
 use crate::sink::Record;
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-pub async fn post_event(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn post_event(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     match read_and_decode(&state, &headers, body).await {
-        Ok(payload) => process(&state, payload).await,
+        Ok(payload) => {
+            let request = RequestContext {
+                client_ip: client_ip(peer.ip(), &headers, &state.enrichers.trusted_proxies),
+                user_agent: headers
+                    .get(header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+            };
+            process(&state, &request, payload).await
+        }
         Err(rejection) => {
             count_rejection(&rejection);
             rejection.into_response()
@@ -59,7 +76,7 @@ fn is_length_limit(error: &axum::Error) -> bool {
     false
 }
 
-async fn process(state: &AppState, payload: Payload) -> Response {
+async fn process(state: &AppState, request: &RequestContext, payload: Payload) -> Response {
     let received_at = now_ms();
     let (single, messages) = match payload {
         Payload::One(m) => (true, vec![m]),
@@ -68,16 +85,20 @@ async fn process(state: &AppState, payload: Payload) -> Response {
     let snapshot = state.registry.snapshot();
     let outcomes: Vec<Outcome> = messages
         .into_iter()
-        .map(|m| state.pipeline.process(&snapshot, m, received_at))
+        .map(|m| state.pipeline.process(&snapshot, request, m, received_at))
         .collect();
 
     // Accepted records and dead letters go to the sink together: a 200 or 400 is only given once
     // both are durable, so a refused event is never lost either.
     let records: Vec<Record> = outcomes
         .iter()
-        .filter_map(|o| match o {
-            Outcome::Accepted { record, .. } => Some(record.clone()),
-            Outcome::Rejected { dead_letter, .. } => dead_letter.clone(),
+        .flat_map(|o| match o {
+            Outcome::Accepted {
+                record, derived, ..
+            } => std::iter::once(record.clone())
+                .chain(derived.iter().cloned())
+                .collect::<Vec<_>>(),
+            Outcome::Rejected { dead_letter, .. } => dead_letter.iter().cloned().collect(),
         })
         .collect();
     if !records.is_empty() {
@@ -107,8 +128,13 @@ async fn process(state: &AppState, payload: Payload) -> Response {
                 event,
                 findings,
                 record,
+                derived,
             } => {
                 batch.accepted += 1;
+                for d in &derived {
+                    metrics::counter!("slog_events_derived_total", "topic" => d.topic.to_string())
+                        .increment(1);
+                }
                 metrics::counter!("slog_events_accepted_total", "topic" => record.topic.to_string())
                     .increment(1);
                 for w in &findings.warnings {

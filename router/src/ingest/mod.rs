@@ -4,6 +4,7 @@ pub mod handler;
 pub mod response;
 
 use crate::admin;
+use crate::enrich::Enrichers;
 use crate::error::{Code, Rejection};
 use crate::metadata::Registry;
 use crate::pipeline::Pipeline;
@@ -21,6 +22,7 @@ pub use decode::Limits;
 pub struct AppState {
     pub pipeline: Arc<Pipeline>,
     pub registry: Arc<Registry>,
+    pub enrichers: Arc<Enrichers>,
     pub sink: Arc<dyn Sink>,
     /// Admin API bearer token; `None` turns the admin API off.
     pub admin_token: Option<Arc<str>>,

@@ -1,18 +1,24 @@
 //! The pipeline: the stages from one decoded SDK message to a routed record.
 //!
-//! normalize (wire format → [`Event`]) → validate (against the registry snapshot) → route (topic,
-//! key, bytes). Enrichment, identity and plugin stages slot in between as later issues land; each
-//! lives in its own file here and is unit-tested on plain values.
+//! normalize (wire format → [`Event`]) → validate (against the registry snapshot) → enrich (seed §4
+//! collection rules) → derive (first_referrer profile) → route (topic, key, bytes). Identity and
+//! plugin stages slot in as later issues land; each stage lives in its own file here and is
+//! unit-tested on plain values.
+pub mod derive;
+pub mod enrich;
 pub mod normalize;
 pub mod route;
 pub mod validate;
 
 use crate::config::{Config, RegistryConfig};
+use crate::enrich::Enrichers;
 use crate::error::Rejection;
 use crate::event::Event;
 use crate::metadata::Snapshot;
 use crate::sink::Record;
+pub use enrich::RequestContext;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// One message's way through the pipeline.
 #[derive(Debug)]
@@ -22,6 +28,8 @@ pub enum Outcome {
         event: Box<Event>,
         record: Record,
         findings: validate::Findings,
+        /// Records of events derived from this one (the first_referrer profile_insert).
+        derived: Vec<Record>,
     },
     Rejected {
         rejection: Rejection,
@@ -30,17 +38,21 @@ pub enum Outcome {
     },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Pipeline {
     router: route::Router,
     registry: RegistryConfig,
+    enrichers: Arc<Enrichers>,
+    first_referrer_profile: bool,
 }
 
 impl Pipeline {
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &Config, enrichers: Arc<Enrichers>) -> Self {
         Pipeline {
             router: route::Router::new(&config.routing),
             registry: config.registry.clone(),
+            enrichers,
+            first_referrer_profile: config.enrich.first_referrer_profile,
         }
     }
 
@@ -50,8 +62,14 @@ impl Pipeline {
 
     /// Runs one message received at `received_at` (epoch ms) through every stage, validating
     /// against `snapshot` (one snapshot per request, so a batch sees one registry version).
-    pub fn process(&self, snapshot: &Snapshot, message: Value, received_at: i64) -> Outcome {
-        let event = match normalize::normalize(message, received_at) {
+    pub fn process(
+        &self,
+        snapshot: &Snapshot,
+        request: &RequestContext,
+        message: Value,
+        received_at: i64,
+    ) -> Outcome {
+        let mut event = match normalize::normalize(message, received_at) {
             Ok(e) => e,
             Err(rejection) => {
                 return Outcome::Rejected {
@@ -63,11 +81,20 @@ impl Pipeline {
         let policy = self.registry.policy_for(&event.project);
         match validate::validate(&event, snapshot, policy) {
             Ok(findings) => {
+                enrich::enrich(&mut event, request, &self.enrichers);
+                let derived = self
+                    .first_referrer_profile
+                    .then(|| derive::first_referrer_profile(&event))
+                    .flatten()
+                    .map(|profile| self.router.route(&profile))
+                    .into_iter()
+                    .collect();
                 let record = self.router.route(&event);
                 Outcome::Accepted {
                     event: Box::new(event),
                     record,
                     findings,
+                    derived,
                 }
             }
             Err(rejection) => Outcome::Rejected {
