@@ -96,7 +96,9 @@ async fn the_seed_example_lands_in_data_events_jsonl_with_server_fields() {
     );
     assert_eq!(
         r["ps"],
-        json!({"url": "a/b/c/d", "ip": "180.12.43.42", "teacher": "abc", "start_time": 1434556935000_i64})
+        json!({"url": "a/b/c/d", "ip": "180.12.43.42", "teacher": "abc", "start_time": 1434556935000_i64,
+               // Enrichment: from `url` and `ver`; no ct, so nothing from the request.
+               "url_path": "a/b/c/d", "lib": "js", "lib_version": "1.1.0"})
     );
     assert_eq!(
         r["uidentity"],

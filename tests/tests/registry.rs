@@ -973,3 +973,65 @@ async fn stale_database_keeps_the_last_snapshot_mysql_redis() {
         Some("eid"),
     );
 }
+
+/// Redis down at start-up: slog validates from MariaDB, says so in /readyz, and notices when a
+/// real Redis comes up on the configured port.
+#[tokio::test]
+async fn a_redis_outage_is_reported_and_validation_goes_on_mysql_redis() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let mut registry = Registry::new(Backend::MySqlRedis).await;
+    registry.redis_url = Some(format!("redis://127.0.0.1:{port}"));
+    let slog = registry.start();
+
+    let (status, ready) = answer(reqwest::get(slog.url("/readyz")).await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    assert_eq!(
+        ready["registry"]["status"], "ok",
+        "the database is fine: {ready}"
+    );
+    let redis = ready["registry"]["redis"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(redis.starts_with("unavailable"), "{ready}");
+
+    let created = admin(
+        &slog,
+        Method::POST,
+        "/admin/events",
+        Some(json!({"id": "noCache", "name": "x", "project": "zhibo", "proposer": "t"})),
+    )
+    .await;
+    assert_eq!(created.0, StatusCode::CREATED, "{}", created.1);
+    let event = json!({"stype": 100, "eid": "noCache", "project": "zhibo"});
+    poll_accepted(&slog, &event, DEADLINE).await;
+
+    let mut server = std::process::Command::new("redis-server")
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server (scripts/test.sh installs it)");
+    let (_, took) = poll("redis reported back", DEADLINE, || async {
+        let (_, ready) = answer(reqwest::get(slog.url("/readyz")).await.unwrap()).await;
+        match ready["registry"]["redis"].as_str() {
+            Some("ok") => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    eprintln!("redis reported back {took:?} after it started");
+    let _ = server.kill();
+    let _ = server.wait();
+}

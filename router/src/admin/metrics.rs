@@ -4,7 +4,8 @@
 //! - `http_requests_total{path, status}` and `http_request_duration_seconds{path}`
 //! - `events_accepted_total{topic}`, `events_rejected_total{code}`, `events_warnings_total{code}`,
 //!   `dead_letters_total{code}`
-//! - `registry_version`, `registry_stale` (1 while refreshes fail), `registry_refresh_failures_total`,
+//! - `registry_version`, `registry_stale` (1 while refreshes fail), `registry_cache_up` (Redis),
+//!   `registry_refresh_failures_total`,
 //!   `registry_auto_registered_total`
 //! - `sink_delivery_seconds{sink}`, `sink_failures_total{sink}`
 use crate::ingest::AppState;

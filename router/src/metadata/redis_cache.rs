@@ -38,6 +38,13 @@ impl RedisCache {
         })
     }
 
+    /// Whether Redis answers now.
+    pub async fn ping(&self) -> Result<(), CacheError> {
+        let mut c = self.connection.clone();
+        let _: String = timed(redis::cmd("PING").query_async(&mut c)).await??;
+        Ok(())
+    }
+
     fn key(&self, version: i64) -> String {
         format!("{}registry:snapshot:{version}", self.prefix)
     }

@@ -5,7 +5,9 @@
 //!   version is loaded (from Redis when another instance cached it, else from the database and
 //!   then cached) and swapped in whole. An admin write on this instance refreshes at once.
 //! - When the database or Redis fails, the last good snapshot stays in force; the failure is
-//!   reported by [`Registry::health`] (in `/readyz`) and metrics until a refresh succeeds.
+//!   reported by [`Registry::health`] (in `/readyz`) and metrics until a refresh succeeds. Redis
+//!   is pinged on every refresh tick and reconnected when it comes back (it may also be down at
+//!   start-up: slog then reads the database until Redis answers).
 //! - The `register` policy hands unknown names to [`Registry::auto_register`]; a background task
 //!   inserts them (proposer "auto") off the request path.
 use super::model::{EventDef, PropertyDef, PropertyKind, ValueType};
@@ -49,13 +51,18 @@ pub struct Health {
     pub version: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// `off` (no redis_url), `ok`, or `unavailable: <reason>`.
+    pub redis: String,
 }
 
 const AUTO_QUEUE: usize = 1024;
 
 pub struct Registry {
     store: Store,
-    cache: Option<RedisCache>,
+    /// Where the Redis cache lives (`None`: no cache configured) and its connection once made.
+    cache_url: Option<(String, String)>,
+    cache: tokio::sync::Mutex<Option<RedisCache>>,
+    cache_error: Mutex<Option<String>>,
     current: ArcSwap<Snapshot>,
     last_error: Mutex<Option<String>>,
     refreshing: tokio::sync::Mutex<()>,
@@ -70,17 +77,20 @@ impl Registry {
         if config.auto_migrate {
             store.migrate().await?;
         }
-        let cache = match &config.redis_url {
-            Some(url) if !url.is_empty() => {
-                match RedisCache::connect(url, &config.redis_key_prefix).await {
-                    Ok(c) => Some(c),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "registry cache (Redis) unavailable; reading the database");
-                        None
-                    }
+        let cache_url = config
+            .redis_url
+            .clone()
+            .filter(|u| !u.is_empty())
+            .map(|u| (u, config.redis_key_prefix.clone()));
+        let cache = match &cache_url {
+            Some((url, prefix)) => match RedisCache::connect(url, prefix).await {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::warn!(error = %e, "registry cache (Redis) unavailable; reading the database until it answers");
+                    None
                 }
-            }
-            _ => None,
+            },
+            None => None,
         };
         let first = match store.load_snapshot().await {
             Ok(s) => s,
@@ -102,9 +112,15 @@ impl Registry {
                 tracing::warn!(error = %e, "could not cache the registry snapshot in Redis");
             }
         }
+        let cache_error = match (&cache_url, &cache) {
+            (Some(_), None) => Some("not connected".to_owned()),
+            _ => None,
+        };
         Ok(Arc::new(Registry {
             store,
-            cache,
+            cache_url,
+            cache: tokio::sync::Mutex::new(cache),
+            cache_error: Mutex::new(cache_error),
             current: ArcSwap::from_pointee(first),
             last_error: Mutex::new(None),
             refreshing: tokio::sync::Mutex::new(()),
@@ -122,10 +138,49 @@ impl Registry {
 
     pub fn health(&self) -> Health {
         let error = self.last_error.lock().expect("registry error lock").clone();
+        let redis = match (
+            &self.cache_url,
+            &*self.cache_error.lock().expect("cache error lock"),
+        ) {
+            (None, _) => "off".to_owned(),
+            (Some(_), None) => "ok".to_owned(),
+            (Some(_), Some(e)) => format!("unavailable: {e}"),
+        };
         Health {
             status: if error.is_some() { "stale" } else { "ok" },
             version: self.current.load().version(),
             error,
+            redis,
+        }
+    }
+
+    /// The Redis cache if it answers now, (re)connecting when needed; records its state for
+    /// `/readyz` and `slog_registry_cache_up`.
+    async fn live_cache(&self) -> Option<RedisCache> {
+        let (url, prefix) = self.cache_url.as_ref()?;
+        let mut slot = self.cache.lock().await;
+        let outcome = match slot.as_ref() {
+            Some(c) => c.ping().await.map(|()| c.clone()),
+            None => RedisCache::connect(url, prefix).await,
+        };
+        let mut last = self.cache_error.lock().expect("cache error lock");
+        match outcome {
+            Ok(c) => {
+                if last.take().is_some() {
+                    tracing::info!("registry cache (Redis) reachable again");
+                }
+                metrics::gauge!("slog_registry_cache_up").set(1.0);
+                *slot = Some(c.clone());
+                Some(c)
+            }
+            Err(e) => {
+                if last.is_none() {
+                    tracing::warn!(error = %e, "registry cache (Redis) unavailable; reading the database");
+                }
+                *last = Some(e.to_string());
+                metrics::gauge!("slog_registry_cache_up").set(0.0);
+                None
+            }
         }
     }
 
@@ -154,11 +209,12 @@ impl Registry {
     }
 
     async fn refresh_inner(&self) -> Result<bool, StoreError> {
+        let cache = self.live_cache().await;
         let version = self.store.version().await?;
         if version == self.current.load().version() {
             return Ok(false);
         }
-        let cached = match &self.cache {
+        let cached = match &cache {
             Some(c) => c.get(version).await.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "registry cache read failed");
                 None
@@ -169,7 +225,7 @@ impl Registry {
             Some(s) => s,
             None => {
                 let s = self.store.load_snapshot().await?;
-                if let Some(c) = &self.cache {
+                if let Some(c) = &cache {
                     if let Err(e) = c.put(&s).await {
                         tracing::warn!(error = %e, "could not cache the registry snapshot in Redis");
                     }
