@@ -10,7 +10,6 @@ use super::auth::require_token;
 use super::body::Body;
 use crate::error::{Code, Rejection};
 use crate::ingest::AppState;
-use crate::metadata::registry::now_secs;
 use crate::metadata::store::StoreError;
 use crate::metadata::{names, EventDef, PropertyDef, PropertyKind, ValueType};
 use axum::body::Bytes;
@@ -115,15 +114,13 @@ const EVENT_FIELDS: [&str; 5] = ["id", "name", "project", "need_uuid", "proposer
 
 async fn create_event(State(state): State<AppState>, body: Bytes) -> Answer {
     let b = Body::parse(&body, &EVENT_FIELDS)?;
-    let row = EventDef {
-        id: checked_name("id", b.text("id", SHORT_MAX)?)?,
-        name: b.text("name", NAME_MAX)?,
-        project: b.optional_text("project", SHORT_MAX)?,
-        is_reserve: false,
-        need_uuid: b.flag("need_uuid", true)?,
-        proposer: b.text("proposer", SHORT_MAX)?,
-        create_time: now_secs(),
-    };
+    let row = EventDef::custom(
+        &checked_name("id", b.text("id", SHORT_MAX)?)?,
+        &b.text("name", NAME_MAX)?,
+        b.optional_text("project", SHORT_MAX)?.as_deref(),
+        b.flag("need_uuid", true)?,
+        &b.text("proposer", SHORT_MAX)?,
+    );
     state
         .registry
         .store()
@@ -228,14 +225,12 @@ async fn create_property(
 ) -> Answer {
     let kind = kind_of(&table)?;
     let b = Body::parse(&body, &PROPERTY_FIELDS)?;
-    let row = PropertyDef {
-        key: checked_name("key", b.text("key", SHORT_MAX)?)?,
-        name: b.text("name", NAME_MAX)?,
-        value_type: value_type(&b)?,
-        is_reserve: false,
-        proposer: b.text("proposer", SHORT_MAX)?,
-        create_time: now_secs(),
-    };
+    let row = PropertyDef::custom(
+        &checked_name("key", b.text("key", SHORT_MAX)?)?,
+        &b.text("name", NAME_MAX)?,
+        value_type(&b)?,
+        &b.text("proposer", SHORT_MAX)?,
+    );
     state
         .registry
         .store()

@@ -138,6 +138,49 @@ pub struct PropertyDef {
     pub create_time: i64,
 }
 
+impl EventDef {
+    /// A custom (non-preset) event registered now.
+    pub fn custom(
+        id: &str,
+        name: &str,
+        project: Option<&str>,
+        need_uuid: bool,
+        proposer: &str,
+    ) -> Self {
+        EventDef {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            project: project.map(str::to_owned),
+            is_reserve: false,
+            need_uuid,
+            proposer: proposer.to_owned(),
+            create_time: now_secs(),
+        }
+    }
+}
+
+impl PropertyDef {
+    /// A custom (non-preset) property registered now.
+    pub fn custom(key: &str, name: &str, value_type: ValueType, proposer: &str) -> Self {
+        PropertyDef {
+            key: key.to_owned(),
+            name: name.to_owned(),
+            value_type,
+            is_reserve: false,
+            proposer: proposer.to_owned(),
+            create_time: now_secs(),
+        }
+    }
+}
+
+/// Epoch seconds, the unit of `create_time` (seed §3.2: int(10)).
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 /// The three property tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PropertyKind {
@@ -252,13 +295,8 @@ mod tests {
     #[test]
     fn rows_serialise_with_the_seed_column_names_and_flags_as_0_1() {
         let e = EventDef {
-            id: "buyCourse".into(),
-            name: "购买课程".into(),
-            project: Some("zhibo".into()),
-            is_reserve: false,
-            need_uuid: true,
-            proposer: "li".into(),
             create_time: 1,
+            ..EventDef::custom("buyCourse", "购买课程", Some("zhibo"), true, "li")
         };
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(

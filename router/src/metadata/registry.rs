@@ -19,7 +19,7 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +56,8 @@ pub struct Health {
 }
 
 const AUTO_QUEUE: usize = 1024;
+/// The `proposer` of names registered by the `register` policy.
+const AUTO_PROPOSER: &str = "auto";
 
 pub struct Registry {
     store: Store,
@@ -294,18 +296,8 @@ async fn auto_register_worker(
                     if snapshot.event(project, id).is_some() {
                         continue;
                     }
-                    registry
-                        .store
-                        .insert_event(&EventDef {
-                            id: id.clone(),
-                            name: id.clone(),
-                            project: Some(project.clone()),
-                            is_reserve: false,
-                            need_uuid: true,
-                            proposer: "auto".into(),
-                            create_time: now_secs(),
-                        })
-                        .await
+                    let def = EventDef::custom(id, id, Some(project), true, AUTO_PROPOSER);
+                    registry.store.insert_event(&def).await
                 }
                 AutoRegistration::Property {
                     kind,
@@ -315,14 +307,7 @@ async fn auto_register_worker(
                     if snapshot.property(*kind, key).is_some() {
                         continue;
                     }
-                    let def = PropertyDef {
-                        key: key.clone(),
-                        name: key.clone(),
-                        value_type: *value_type,
-                        is_reserve: false,
-                        proposer: "auto".into(),
-                        create_time: now_secs(),
-                    };
+                    let def = PropertyDef::custom(key, key, *value_type, AUTO_PROPOSER);
                     registry.store.insert_properties(&[(*kind, def)]).await
                 }
             };
@@ -341,11 +326,4 @@ async fn auto_register_worker(
             let _ = registry.refresh().await;
         }
     }
-}
-
-pub fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }

@@ -382,14 +382,7 @@ mod tests {
     }
 
     fn prop(key: &str, t: ValueType) -> PropertyDef {
-        PropertyDef {
-            key: key.into(),
-            name: key.into(),
-            value_type: t,
-            is_reserve: false,
-            proposer: "t".into(),
-            create_time: 5,
-        }
+        PropertyDef::custom(key, key, t, "t")
     }
 
     #[tokio::test]
@@ -441,15 +434,7 @@ mod tests {
         let (store, _dir) = fresh_store().await;
         store.migrate().await.unwrap();
         let v0 = store.version().await.unwrap();
-        let ev = EventDef {
-            id: "buyCourse".into(),
-            name: "购买课程".into(),
-            project: Some("zhibo".into()),
-            is_reserve: false,
-            need_uuid: true,
-            proposer: "li".into(),
-            create_time: 9,
-        };
+        let ev = EventDef::custom("buyCourse", "购买课程", Some("zhibo"), true, "li");
         let v1 = store.insert_event(&ev).await.unwrap();
         assert_eq!(v1, v0 + 1);
         assert_eq!(store.get_event("buyCourse").await.unwrap(), ev);

@@ -202,28 +202,8 @@ mod tests {
     use serde_json::json;
 
     fn registry() -> Snapshot {
-        let event = |id: &str, project: Option<&str>| EventDef {
-            id: id.into(),
-            name: id.into(),
-            project: project.map(Into::into),
-            is_reserve: false,
-            need_uuid: true,
-            proposer: "t".into(),
-            create_time: 0,
-        };
-        let prop = |kind, key: &str, t| {
-            (
-                kind,
-                PropertyDef {
-                    key: key.into(),
-                    name: key.into(),
-                    value_type: t,
-                    is_reserve: false,
-                    proposer: "t".into(),
-                    create_time: 0,
-                },
-            )
-        };
+        let event = |id: &str, project| EventDef::custom(id, id, project, true, "t");
+        let prop = |kind, key: &str, t| (kind, PropertyDef::custom(key, key, t, "t"));
         Snapshot::new(
             1,
             vec![event("pageview", None), event("buyCourse", Some("zhibo"))],
