@@ -78,6 +78,12 @@ fn bench(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    let ip: std::net::IpAddr = "180.12.43.42".parse().unwrap();
+    group.bench_function("geo_lookup_only", |b| b.iter(|| warm.geo.lookup(ip)));
+    group.bench_function("ua_cache_hit_only", |b| {
+        b.iter(|| warm.user_agents.parse(&chrome(0)))
+    });
+    group.bench_function("event_clone_only", |b| b.iter(|| template.clone()));
     group.finish();
 }
 

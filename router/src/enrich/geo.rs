@@ -6,7 +6,9 @@
 //! A file that fails to load leaves the previous database in force. Without a database slog runs
 //! and says so once.
 use arc_swap::ArcSwapOption;
-use maxminddb::{geoip2, Reader};
+use maxminddb::Reader;
+use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -18,6 +20,25 @@ pub struct Place {
     pub country: Option<String>,
     pub province: Option<String>,
     pub city: Option<String>,
+}
+
+/// The parts of a GeoIP2-City record slog reads. Decoding only these (instead of
+/// `maxminddb::geoip2::City`, which also builds the name maps of continent, registered country,
+/// location, ...) roughly halves the cost of a lookup; the skipped values are never allocated.
+#[derive(Deserialize)]
+struct CityParts<'a> {
+    #[serde(borrow)]
+    country: Option<Named<'a>>,
+    #[serde(borrow)]
+    subdivisions: Option<Vec<Named<'a>>>,
+    #[serde(borrow)]
+    city: Option<Named<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Named<'a> {
+    #[serde(borrow)]
+    names: Option<BTreeMap<&'a str, &'a str>>,
 }
 
 pub struct Geo {
@@ -80,25 +101,20 @@ impl Geo {
         let Some(reader) = guard.as_ref() else {
             return Place::default();
         };
-        let Ok(Some(city)) = reader.lookup::<geoip2::City>(ip) else {
+        let Ok(Some(parts)) = reader.lookup::<CityParts>(ip) else {
             return Place::default();
         };
-        let name = |names: Option<&std::collections::BTreeMap<&str, &str>>| {
-            let names = names?;
+        let name = |named: Option<&Named>| {
+            let names = named?.names.as_ref()?;
             names
                 .get(self.locale.as_str())
                 .or_else(|| names.get("en"))
                 .map(|s| (*s).to_owned())
         };
         Place {
-            country: name(city.country.as_ref().and_then(|c| c.names.as_ref())),
-            province: name(
-                city.subdivisions
-                    .as_ref()
-                    .and_then(|s| s.first())
-                    .and_then(|s| s.names.as_ref()),
-            ),
-            city: name(city.city.as_ref().and_then(|c| c.names.as_ref())),
+            country: name(parts.country.as_ref()),
+            province: name(parts.subdivisions.as_ref().and_then(|s| s.first())),
+            city: name(parts.city.as_ref()),
         }
     }
 }
