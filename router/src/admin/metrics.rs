@@ -3,7 +3,7 @@
 //! Series (all prefixed `slog_`):
 //! - `http_requests_total{path, status}` and `http_request_duration_seconds{path}`
 //! - `events_accepted_total{topic}`, `events_rejected_total{code}`, `events_warnings_total{code}`,
-//!   `dead_letters_total{code}`
+//!   `dead_letters_total{code}`, `events_derived_total`
 //! - `registry_version`, `registry_stale` (1 while refreshes fail), `registry_cache_up` (Redis),
 //!   `registry_refresh_failures_total`,
 //!   `registry_auto_registered_total`

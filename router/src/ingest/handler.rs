@@ -88,62 +88,32 @@ async fn process(state: &AppState, request: &RequestContext, payload: Payload) -
         .map(|m| state.pipeline.process(&snapshot, request, m, received_at))
         .collect();
 
-    // Accepted records and dead letters go to the sink together: a 200 or 400 is only given once
-    // both are durable, so a refused event is never lost either.
-    let records: Vec<Record> = outcomes
-        .iter()
-        .flat_map(|o| match o {
-            Outcome::Accepted {
-                record, derived, ..
-            } => std::iter::once(record.clone())
-                .chain(derived.iter().cloned())
-                .collect::<Vec<_>>(),
-            Outcome::Rejected { dead_letter, .. } => dead_letter.iter().cloned().collect(),
-        })
-        .collect();
-    if !records.is_empty() {
-        let count = records.len();
-        let started = Instant::now();
-        let delivered = state.sink.deliver(records).await;
-        let sink = state.sink.name();
-        metrics::histogram!("slog_sink_delivery_seconds", "sink" => sink)
-            .record(started.elapsed().as_secs_f64());
-        if let Err(e) = delivered {
-            tracing::warn!(error = %e, records = count, "sink refused a request's events");
-            metrics::counter!("slog_sink_failures_total", "sink" => sink).increment(1);
-            metrics::counter!("slog_events_rejected_total", "code" => Code::SinkUnavailable.as_str())
-                .increment(outcomes.len() as u64);
-            return response::unavailable(state.sink.retry_after(), &e.to_string());
-        }
-    }
-
+    // Accepted records, derived records and dead letters go to the sink together, moved out of
+    // the outcomes (no copy of the serialised payloads): a 200 or a 400 is only given once they are
+    // all durable, so a refused event is not lost either.
+    let mut records: Vec<Record> = Vec::with_capacity(outcomes.len());
     let mut batch = BatchResult {
         accepted: 0,
         rejected: 0,
         results: Vec::with_capacity(outcomes.len()),
     };
+    let mut accepted_topics = Vec::new();
+    let mut to_register = Vec::new();
+    let mut derived_count = 0;
     for (index, outcome) in outcomes.into_iter().enumerate() {
         batch.results.push(match outcome {
             Outcome::Accepted {
                 event,
-                findings,
                 record,
+                findings,
                 derived,
             } => {
                 batch.accepted += 1;
-                for d in &derived {
-                    metrics::counter!("slog_events_derived_total", "topic" => d.topic.to_string())
-                        .increment(1);
-                }
-                metrics::counter!("slog_events_accepted_total", "topic" => record.topic.to_string())
-                    .increment(1);
-                for w in &findings.warnings {
-                    metrics::counter!("slog_events_warnings_total", "code" => w.code.as_str())
-                        .increment(1);
-                }
-                if !findings.to_register.is_empty() {
-                    state.registry.auto_register(findings.to_register);
-                }
+                accepted_topics.push(record.topic.clone());
+                records.push(record);
+                derived_count += derived.len();
+                records.extend(derived);
+                to_register.extend(findings.to_register);
                 ItemResult::Accepted {
                     index,
                     event_id: event.event_id,
@@ -155,17 +125,53 @@ async fn process(state: &AppState, request: &RequestContext, payload: Payload) -
                 dead_letter,
             } => {
                 batch.rejected += 1;
-                count_rejection(&rejection);
-                if dead_letter.is_some() {
-                    metrics::counter!("slog_dead_letters_total", "code" => rejection.code.as_str())
-                        .increment(1);
-                }
+                records.extend(dead_letter);
                 ItemResult::Rejected {
                     index,
                     error: rejection,
                 }
             }
         });
+    }
+    if !records.is_empty() {
+        let count = records.len();
+        let started = Instant::now();
+        let delivered = state.sink.deliver(records).await;
+        let sink = state.sink.name();
+        metrics::histogram!("slog_sink_delivery_seconds", "sink" => sink)
+            .record(started.elapsed().as_secs_f64());
+        if let Err(e) = delivered {
+            tracing::warn!(error = %e, records = count, "sink refused a request's events");
+            metrics::counter!("slog_sink_failures_total", "sink" => sink).increment(1);
+            metrics::counter!("slog_events_rejected_total", "code" => Code::SinkUnavailable.as_str())
+                .increment(batch.results.len() as u64);
+            return response::unavailable(state.sink.retry_after(), &e.to_string());
+        }
+    }
+    // Counted and registered only once the events are durable: a 503 accepted nothing.
+    if !to_register.is_empty() {
+        state.registry.auto_register(to_register);
+    }
+    metrics::counter!("slog_events_derived_total").increment(derived_count as u64);
+    for topic in accepted_topics {
+        metrics::counter!("slog_events_accepted_total", "topic" => topic.to_string()).increment(1);
+    }
+    for result in &batch.results {
+        match result {
+            ItemResult::Accepted { warnings, .. } => {
+                for w in warnings {
+                    metrics::counter!("slog_events_warnings_total", "code" => w.code.as_str())
+                        .increment(1);
+                }
+            }
+            ItemResult::Rejected { error, .. } => {
+                count_rejection(error);
+                if error.code.is_registry_refusal() {
+                    metrics::counter!("slog_dead_letters_total", "code" => error.code.as_str())
+                        .increment(1);
+                }
+            }
+        }
     }
     if !single {
         return batch.into_response();

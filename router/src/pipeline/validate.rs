@@ -115,7 +115,8 @@ fn check_value(
     message: MessageKind,
     unknown: &mut Vec<Unknown>,
 ) -> Result<(), Rejection> {
-    let field = format!("{prefix}.{key}");
+    // The field name is built only when there is something to report: valid keys allocate nothing.
+    let field = || format!("{prefix}.{key}");
     let Some(def) = registry.property(kind, key) else {
         let inferred = match (message, value) {
             (MessageKind::ProfileUnset, _) => Some(ValueType::String),
@@ -125,7 +126,7 @@ fn check_value(
             (_, v) => ValueType::infer(v),
         };
         unknown.push(Unknown {
-            field,
+            field: field(),
             code: Code::UnknownProperty,
             register: inferred.map(|value_type| AutoRegistration::Property {
                 kind,
@@ -152,6 +153,7 @@ fn check_value(
     } else {
         t.name().to_owned()
     };
+    let field = field();
     Err(Rejection::field(
         Code::TypeMismatch,
         &field,
