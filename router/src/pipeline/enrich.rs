@@ -70,12 +70,8 @@ pub fn enrich(event: &mut Event, request: &RequestContext, sources: &Enrichers) 
             }
         }
     }
-    let referrer = text(ps, "referrer");
-    fill(ps, "referrer_host", || {
-        referrer.as_deref().and_then(url_parts::host)
-    });
-    let url = text(ps, "url");
-    fill(ps, "url_path", || url.as_deref().and_then(url_parts::path));
+    derive_from(ps, "referrer", "referrer_host", url_parts::host);
+    derive_from(ps, "url", "url_path", url_parts::path);
     if absent(ps, "lib") || absent(ps, "lib_version") {
         if let Some((lib, version)) = event.ver.as_deref().and_then(url_parts::sdk) {
             fill(ps, "lib", || Some(lib));
@@ -92,8 +88,18 @@ fn absent(ps: &Map<String, Value>, key: &str) -> bool {
     }
 }
 
-fn text(ps: &Map<String, Value>, key: &str) -> Option<String> {
-    ps.get(key).and_then(Value::as_str).map(str::to_owned)
+/// Fills `target` from the text of `source` when `target` is absent (no copy of `source`).
+fn derive_from(
+    ps: &mut Map<String, Value>,
+    source: &str,
+    target: &str,
+    f: fn(&str) -> Option<String>,
+) {
+    if absent(ps, target) {
+        if let Some(v) = ps.get(source).and_then(Value::as_str).and_then(f) {
+            ps.insert(target.to_owned(), Value::String(v));
+        }
+    }
 }
 
 fn fill(ps: &mut Map<String, Value>, key: &str, value: impl FnOnce() -> Option<String>) {
