@@ -1,9 +1,16 @@
 //! Host and path of the URLs SDKs send: `referrer_host` from `referrer`, `url_path` from `url`.
 use url::Url;
 
+/// `raw` without its query and fragment: they never change a host or a path, and parsing them
+/// (percent-decoding long tracking parameters) was the costly part of `Url::parse`.
+fn without_query(raw: &str) -> &str {
+    let raw = raw.trim();
+    &raw[..raw.find(['?', '#']).unwrap_or(raw.len())]
+}
+
 /// The host of an absolute URL (`https://www.baidu.com/s?wd=x` → `www.baidu.com`).
 pub fn host(raw: &str) -> Option<String> {
-    Url::parse(raw.trim())
+    Url::parse(without_query(raw))
         .ok()?
         .host_str()
         .filter(|h| !h.is_empty())
@@ -12,17 +19,14 @@ pub fn host(raw: &str) -> Option<String> {
 
 /// The path of a URL; a relative URL (`a/b/c?x=1`, as in the seed's example) is its own path.
 pub fn path(raw: &str) -> Option<String> {
-    let raw = raw.trim();
+    let raw = without_query(raw);
     if raw.is_empty() {
         return None;
     }
     match Url::parse(raw) {
         Ok(u) if u.cannot_be_a_base() => None,
         Ok(u) => Some(u.path().to_owned()),
-        Err(_) => {
-            let end = raw.find(['?', '#']).unwrap_or(raw.len());
-            Some(raw[..end].to_owned()).filter(|p| !p.is_empty())
-        }
+        Err(_) => Some(raw.to_owned()),
     }
 }
 
@@ -37,6 +41,18 @@ pub fn sdk(ver: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_ignore_queries_and_fragments() {
+        assert_eq!(
+            host("https://user@a.example:81?x=https://evil.example/").as_deref(),
+            Some("a.example")
+        );
+        assert_eq!(
+            host("https://a.example#https://evil.example/").as_deref(),
+            Some("a.example")
+        );
+    }
 
     #[test]
     fn hosts_come_from_absolute_urls_only() {
