@@ -35,14 +35,6 @@ pub enum Code {
 }
 
 impl Code {
-    /// Refusals of well-formed events by the registry: these events go to the dead-letter topic.
-    pub fn is_registry_refusal(self) -> bool {
-        matches!(
-            self,
-            Code::UnregisteredEvent | Code::UnknownProperty | Code::TypeMismatch
-        )
-    }
-
     /// The code as it appears in JSON bodies and metric labels.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -234,7 +234,7 @@ async fn create_property(
     state
         .registry
         .store()
-        .insert_properties(&[(kind, row.clone())])
+        .insert_property(kind, &row)
         .await
         .map_err(store_error)?;
     applied(&state).await;

@@ -16,6 +16,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub async fn post_event(
@@ -97,9 +98,8 @@ async fn process(state: &AppState, request: &RequestContext, payload: Payload) -
         rejected: 0,
         results: Vec::with_capacity(outcomes.len()),
     };
-    let mut accepted_topics = Vec::new();
+    let mut tally = Tally::default();
     let mut to_register = Vec::new();
-    let mut derived_count = 0;
     for (index, outcome) in outcomes.into_iter().enumerate() {
         batch.results.push(match outcome {
             Outcome::Accepted {
@@ -109,9 +109,9 @@ async fn process(state: &AppState, request: &RequestContext, payload: Payload) -
                 derived,
             } => {
                 batch.accepted += 1;
-                accepted_topics.push(record.topic.clone());
+                tally.accepted(&record.topic);
+                tally.derived += derived.len() as u64;
                 records.push(record);
-                derived_count += derived.len();
                 records.extend(derived);
                 to_register.extend(findings.to_register);
                 ItemResult::Accepted {
@@ -125,7 +125,10 @@ async fn process(state: &AppState, request: &RequestContext, payload: Payload) -
                 dead_letter,
             } => {
                 batch.rejected += 1;
-                records.extend(dead_letter);
+                if let Some(letter) = dead_letter {
+                    tally.dead_letter(rejection.code);
+                    records.push(letter);
+                }
                 ItemResult::Rejected {
                     index,
                     error: rejection,
@@ -152,27 +155,7 @@ async fn process(state: &AppState, request: &RequestContext, payload: Payload) -
     if !to_register.is_empty() {
         state.registry.auto_register(to_register);
     }
-    metrics::counter!("slog_events_derived_total").increment(derived_count as u64);
-    for topic in accepted_topics {
-        metrics::counter!("slog_events_accepted_total", "topic" => topic.to_string()).increment(1);
-    }
-    for result in &batch.results {
-        match result {
-            ItemResult::Accepted { warnings, .. } => {
-                for w in warnings {
-                    metrics::counter!("slog_events_warnings_total", "code" => w.code.as_str())
-                        .increment(1);
-                }
-            }
-            ItemResult::Rejected { error, .. } => {
-                count_rejection(error);
-                if error.code.is_registry_refusal() {
-                    metrics::counter!("slog_dead_letters_total", "code" => error.code.as_str())
-                        .increment(1);
-                }
-            }
-        }
-    }
+    tally.record(&batch);
     if !single {
         return batch.into_response();
     }
@@ -186,6 +169,57 @@ async fn process(state: &AppState, request: &RequestContext, payload: Payload) -
         })
         .into_response(),
         ItemResult::Rejected { error, .. } => error.into_response(),
+    }
+}
+
+/// Per-request counts, turned into one metrics call per label instead of one per event.
+#[derive(Default)]
+struct Tally {
+    /// Accepted events per topic (a request has one or two topics).
+    accepted: Vec<(Arc<str>, u64)>,
+    derived: u64,
+    dead_letters: Vec<(Code, u64)>,
+}
+
+impl Tally {
+    fn accepted(&mut self, topic: &Arc<str>) {
+        bump(&mut self.accepted, topic, |t| t.clone());
+    }
+
+    fn dead_letter(&mut self, code: Code) {
+        bump(&mut self.dead_letters, &code, |c| *c);
+    }
+
+    /// Records the counts of a request whose records are durable.
+    fn record(self, batch: &BatchResult) {
+        for (topic, n) in self.accepted {
+            metrics::counter!("slog_events_accepted_total", "topic" => topic.to_string())
+                .increment(n);
+        }
+        for (code, n) in self.dead_letters {
+            metrics::counter!("slog_dead_letters_total", "code" => code.as_str()).increment(n);
+        }
+        if self.derived > 0 {
+            metrics::counter!("slog_events_derived_total").increment(self.derived);
+        }
+        for result in &batch.results {
+            match result {
+                ItemResult::Accepted { warnings, .. } => {
+                    for w in warnings {
+                        metrics::counter!("slog_events_warnings_total", "code" => w.code.as_str())
+                            .increment(1);
+                    }
+                }
+                ItemResult::Rejected { error, .. } => count_rejection(error),
+            }
+        }
+    }
+}
+
+fn bump<K: PartialEq>(counts: &mut Vec<(K, u64)>, key: &K, own: impl FnOnce(&K) -> K) {
+    match counts.iter_mut().find(|(k, _)| k == key) {
+        Some((_, n)) => *n += 1,
+        None => counts.push((own(key), 1)),
     }
 }
 

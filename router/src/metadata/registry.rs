@@ -308,7 +308,7 @@ async fn auto_register_worker(
                         continue;
                     }
                     let def = PropertyDef::custom(key, key, *value_type, AUTO_PROPOSER);
-                    registry.store.insert_properties(&[(*kind, def)]).await
+                    registry.store.insert_property(*kind, &def).await
                 }
             };
             match result {

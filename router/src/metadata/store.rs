@@ -222,28 +222,26 @@ impl Store {
         property_of(&row)
     }
 
-    /// Inserts every property of `new` (a batch, for auto-registration) in one transaction;
-    /// `AlreadyExists` if any exists. Returns the new registry version.
-    pub async fn insert_properties(
+    /// Inserts `p` into `kind`'s table; `AlreadyExists` if it exists. Returns the new version.
+    pub async fn insert_property(
         &self,
-        new: &[(PropertyKind, PropertyDef)],
+        kind: PropertyKind,
+        p: &PropertyDef,
     ) -> Result<i64, StoreError> {
         let mut tx = self.pool.begin().await?;
-        for (kind, p) in new {
-            sqlx::query(&format!(
-                "INSERT INTO {} ({PROPERTY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-                kind.table()
-            ))
-            .bind(p.key.clone())
-            .bind(p.name.clone())
-            .bind(i64::from(p.value_type) as i32)
-            .bind(i32::from(p.is_reserve))
-            .bind(p.proposer.clone())
-            .bind(p.create_time)
-            .execute(&mut *tx)
-            .await
-            .map_err(conflict_or_db)?;
-        }
+        sqlx::query(&format!(
+            "INSERT INTO {} ({PROPERTY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+            kind.table()
+        ))
+        .bind(p.key.clone())
+        .bind(p.name.clone())
+        .bind(i64::from(p.value_type) as i32)
+        .bind(i32::from(p.is_reserve))
+        .bind(p.proposer.clone())
+        .bind(p.create_time)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict_or_db)?;
         bump_and_commit(tx).await
     }
 
@@ -457,7 +455,7 @@ mod tests {
         );
 
         let v2 = store
-            .insert_properties(&[(PropertyKind::Event, prop("money", ValueType::Int))])
+            .insert_property(PropertyKind::Event, &prop("money", ValueType::Int))
             .await
             .unwrap();
         assert_eq!(v2, v1 + 1);

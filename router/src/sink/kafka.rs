@@ -13,8 +13,8 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 const SINK: &str = "kafka";
@@ -35,7 +35,10 @@ pub struct KafkaSink {
     delivery_timeout: Duration,
     retry_after: Duration,
     failures_in_a_row: AtomicU32,
-    last_delivery: Mutex<Instant>,
+    /// Milliseconds since `created` of the last successful delivery: an atomic, because every
+    /// successful request stamps it.
+    last_delivery_ms: AtomicU64,
+    created: Instant,
 }
 
 impl KafkaSink {
@@ -63,7 +66,8 @@ impl KafkaSink {
             delivery_timeout: Duration::from_millis(config.delivery_timeout_ms),
             retry_after: Duration::from_secs(config.retry_after_secs),
             failures_in_a_row: AtomicU32::new(0),
-            last_delivery: Mutex::new(Instant::now()),
+            last_delivery_ms: AtomicU64::new(0),
+            created: Instant::now(),
         })
     }
 
@@ -73,7 +77,8 @@ impl KafkaSink {
 
     fn after_success(&self) {
         self.failures_in_a_row.store(0, Ordering::Relaxed);
-        *self.last_delivery.lock().expect("last delivery lock") = Instant::now();
+        let now = self.created.elapsed().as_millis() as u64;
+        self.last_delivery_ms.store(now, Ordering::Relaxed);
     }
 
     /// Replaces the producer when it cannot recover by itself: after a fatal error (possible with
@@ -83,11 +88,8 @@ impl KafkaSink {
     /// gets a new producer id. Replacing costs only reconnecting.
     fn after_failure(&self, failed: &FutureProducer) {
         let failures = self.failures_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
-        let silent_for = self
-            .last_delivery
-            .lock()
-            .expect("last delivery lock")
-            .elapsed();
+        let last = Duration::from_millis(self.last_delivery_ms.load(Ordering::Relaxed));
+        let silent_for = self.created.elapsed().saturating_sub(last);
         let fatal = failed.client().fatal_error();
         let stuck = failures >= FAILURES_BEFORE_REPLACING && silent_for > 2 * self.delivery_timeout;
         if fatal.is_none() && !stuck {
@@ -116,9 +118,7 @@ impl KafkaSink {
             Err(e) => tracing::error!(error = %e, "cannot create a new kafka producer"),
         }
     }
-}
 
-impl KafkaSink {
     /// The routing topics the broker does not have; an error when the broker does not answer.
     async fn missing_topics(&self) -> Result<Vec<Arc<str>>, SinkError> {
         let producer = self.current();
