@@ -8,8 +8,8 @@ use super::response::{self, Accepted, BatchResult, ItemResult};
 use super::AppState;
 use crate::enrich::client_ip::client_ip;
 use crate::error::{Code, Rejection};
-use crate::pipeline::Outcome;
 use crate::pipeline::RequestContext;
+use crate::pipeline::{Admitted, Outcome, Refused};
 use crate::sink::Record;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
@@ -84,9 +84,16 @@ async fn process(state: &AppState, request: &RequestContext, payload: Payload) -
         Payload::Batch(ms) => (false, ms),
     };
     let snapshot = state.registry.snapshot();
-    let outcomes: Vec<Outcome> = messages
+    let admissions: Vec<Result<Admitted, Refused>> = messages
         .into_iter()
-        .map(|m| state.pipeline.process(&snapshot, request, m, received_at))
+        .map(|m| state.pipeline.admit(&snapshot, request, m, received_at))
+        .collect();
+    let outcomes: Vec<Outcome> = admissions
+        .into_iter()
+        .map(|admission| match admission {
+            Ok(admitted) => state.pipeline.complete(admitted),
+            Err(refused) => Outcome::Rejected(refused),
+        })
         .collect();
 
     // Accepted records, derived records and dead letters go to the sink together, moved out of
@@ -120,10 +127,10 @@ async fn process(state: &AppState, request: &RequestContext, payload: Payload) -
                     warnings: findings.warnings,
                 }
             }
-            Outcome::Rejected {
+            Outcome::Rejected(Refused {
                 rejection,
                 dead_letter,
-            } => {
+            }) => {
                 batch.rejected += 1;
                 if let Some(letter) = dead_letter {
                     tally.dead_letter(rejection.code);

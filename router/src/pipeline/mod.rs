@@ -1,9 +1,14 @@
 //! The pipeline: the stages from one decoded SDK message to a routed record.
 //!
-//! normalize (wire format → [`Event`]) → validate (against the registry snapshot) → enrich (seed §4
-//! collection rules) → derive (first_referrer profile) → route (topic, key, bytes). Identity and
-//! plugin stages slot in as later issues land; each stage lives in its own file here and is
-//! unit-tested on plain values.
+//! Two halves around the one asynchronous stage (identity, which may need the identity store):
+//! - [`Pipeline::admit`]: normalize (wire format → [`Event`]) → validate (against the registry
+//!   snapshot) → enrich (seed §4 collection rules) → plugins before identity (validate, transform,
+//!   identify);
+//! - the identity stage (`crate::identity`), run once per request over every admitted event;
+//! - [`Pipeline::complete`]: plugins after identity (derive, session) → derive (first_referrer
+//!   profile) → route (topic, key, bytes).
+//!
+//! Each stage lives in its own file here and is unit-tested on plain values.
 pub mod derive;
 pub mod enrich;
 pub mod normalize;
@@ -20,22 +25,34 @@ pub use enrich::RequestContext;
 use serde_json::Value;
 use std::sync::Arc;
 
+/// A message that passed the synchronous stages and waits for identity resolution.
+#[derive(Debug)]
+pub struct Admitted {
+    // Boxed: an event is far larger than a rejection, and admissions are collected per batch.
+    pub event: Box<Event>,
+    pub findings: validate::Findings,
+}
+
+/// A message refused on its way through the pipeline.
+#[derive(Debug)]
+pub struct Refused {
+    pub rejection: Rejection,
+    /// Set when the message was well-formed but refused (registry, plugin): nothing is lost.
+    pub dead_letter: Option<Record>,
+}
+
 /// One message's way through the pipeline.
 #[derive(Debug)]
 pub enum Outcome {
     Accepted {
-        // Boxed: an event is far larger than a rejection, and outcomes are collected per batch.
         event: Box<Event>,
         record: Record,
         findings: validate::Findings,
-        /// Records of events derived from this one (the first_referrer profile_insert).
+        /// Records of events derived from this one (the first_referrer profile_insert, plugins'
+        /// virtual events, identity merges).
         derived: Vec<Record>,
     },
-    Rejected {
-        rejection: Rejection,
-        /// Set when the message was well-formed but refused by the registry: nothing is lost.
-        dead_letter: Option<Record>,
-    },
+    Rejected(Refused),
 }
 
 #[derive(Clone)]
@@ -60,8 +77,54 @@ impl Pipeline {
         &self.router
     }
 
-    /// Runs one message received at `received_at` (epoch ms) through every stage, validating
-    /// against `snapshot` (one snapshot per request, so a batch sees one registry version).
+    /// The synchronous first half for one message received at `received_at` (epoch ms),
+    /// validating against `snapshot` (one snapshot per request, so a batch sees one registry
+    /// version).
+    pub fn admit(
+        &self,
+        snapshot: &Snapshot,
+        request: &RequestContext,
+        message: Value,
+        received_at: i64,
+    ) -> Result<Admitted, Refused> {
+        let mut event =
+            normalize::normalize(message, received_at).map_err(|rejection| Refused {
+                rejection,
+                dead_letter: None,
+            })?;
+        let policy = self.registry.policy_for(&event.project);
+        match validate::validate(&event, snapshot, policy) {
+            Ok(findings) => {
+                enrich::enrich(&mut event, request, &self.enrichers);
+                Ok(Admitted {
+                    event: Box::new(event),
+                    findings,
+                })
+            }
+            Err(rejection) => Err(self.refuse(&event, rejection)),
+        }
+    }
+
+    /// The second half, once identity resolution has filled the event's uuid.
+    pub fn complete(&self, admitted: Admitted) -> Outcome {
+        let Admitted { event, findings } = admitted;
+        let derived = self
+            .first_referrer_profile
+            .then(|| derive::first_referrer_profile(&event))
+            .flatten()
+            .map(|profile| self.router.route(&profile))
+            .into_iter()
+            .collect();
+        let record = self.router.route(&event);
+        Outcome::Accepted {
+            event,
+            record,
+            findings,
+            derived,
+        }
+    }
+
+    /// Both halves without identity resolution: for benchmarks and tests of the pure stages.
     pub fn process(
         &self,
         snapshot: &Snapshot,
@@ -69,38 +132,17 @@ impl Pipeline {
         message: Value,
         received_at: i64,
     ) -> Outcome {
-        let mut event = match normalize::normalize(message, received_at) {
-            Ok(e) => e,
-            Err(rejection) => {
-                return Outcome::Rejected {
-                    rejection,
-                    dead_letter: None,
-                }
-            }
-        };
-        let policy = self.registry.policy_for(&event.project);
-        match validate::validate(&event, snapshot, policy) {
-            Ok(findings) => {
-                enrich::enrich(&mut event, request, &self.enrichers);
-                let derived = self
-                    .first_referrer_profile
-                    .then(|| derive::first_referrer_profile(&event))
-                    .flatten()
-                    .map(|profile| self.router.route(&profile))
-                    .into_iter()
-                    .collect();
-                let record = self.router.route(&event);
-                Outcome::Accepted {
-                    event: Box::new(event),
-                    record,
-                    findings,
-                    derived,
-                }
-            }
-            Err(rejection) => Outcome::Rejected {
-                dead_letter: Some(self.router.dead_letter(&event, &rejection)),
-                rejection,
-            },
+        match self.admit(snapshot, request, message, received_at) {
+            Ok(admitted) => self.complete(admitted),
+            Err(refused) => Outcome::Rejected(refused),
+        }
+    }
+
+    /// A refusal of a well-formed event: answered to the client and dead-lettered with the reason.
+    pub fn refuse(&self, event: &Event, rejection: Rejection) -> Refused {
+        Refused {
+            dead_letter: Some(self.router.dead_letter(event, &rejection)),
+            rejection,
         }
     }
 }
