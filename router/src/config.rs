@@ -36,6 +36,7 @@ pub struct Config {
     pub enrich: EnrichConfig,
     pub admin: AdminConfig,
     pub log: LogConfig,
+    pub identity: crate::identity::IdentityConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -354,13 +355,14 @@ impl Config {
         if k.topic_partitions < 1 || k.topic_replication < 1 {
             return invalid("sink.kafka.topic_partitions and topic_replication must be >= 1");
         }
+        self.identity.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 }
 
 /// The config's top-level sections: `SLOG_*` variables outside them are not slog settings.
-const SECTIONS: [&str; 7] = [
-    "server", "routing", "sink", "registry", "enrich", "admin", "log",
+const SECTIONS: [&str; 8] = [
+    "server", "routing", "sink", "registry", "enrich", "admin", "log", "identity",
 ];
 
 /// Sets `a.b.c` in `tree` from `SLOG_A__B__C=value`. `SLOG_ADMIN_TOKEN` is an alias of

@@ -32,6 +32,7 @@ pub enum Code {
     AlreadyExists,
     PresetProtected,
     RegistryUnavailable,
+    IdentityUnavailable,
 }
 
 impl Code {
@@ -61,6 +62,7 @@ impl Code {
             Code::AlreadyExists => "already_exists",
             Code::PresetProtected => "preset_protected",
             Code::RegistryUnavailable => "registry_unavailable",
+            Code::IdentityUnavailable => "identity_unavailable",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! An event is parsed once from the SDK's JSON (see `pipeline::normalize`) and serialised once, at
 //! routing time, into the output record whose shape is documented in the README ("Output record").
 //! That shape is the contract with every consumer of the topics: change it only additively.
+pub use crate::identity::UuidSource;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -83,8 +84,12 @@ pub struct Event {
     pub ver: Option<String>,
     /// Event (or profile) properties, in the order the client sent them.
     pub ps: Map<String, Value>,
-    /// The user's identities (uuid, mobile, deviceUUID, ...), in the order the client sent them.
+    /// The user's identities (uuid, mobile, deviceUUID, ...), in the order the client sent them;
+    /// a uuid slog filled in comes last.
     pub uidentity: Map<String, Value>,
+    /// How `uidentity.uuid` was obtained; absent when the event neither carried nor needed one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uuid_source: Option<UuidSource>,
 }
 
 impl Event {
@@ -123,6 +128,7 @@ mod tests {
             ver: None,
             ps: Map::new(),
             uidentity: uidentity.as_object().unwrap().clone(),
+            uuid_source: None,
         }
     }
 

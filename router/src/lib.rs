@@ -4,9 +4,11 @@
 //! unit tests and benchmarks reach the same code.
 pub mod admin;
 pub mod config;
+pub mod db;
 pub mod enrich;
 pub mod error;
 pub mod event;
+pub mod identity;
 pub mod ingest;
 pub mod metadata;
 pub mod pipeline;

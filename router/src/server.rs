@@ -5,6 +5,7 @@
 use crate::admin;
 use crate::config::Config;
 use crate::enrich::Enrichers;
+use crate::identity::{self, IdentityStage};
 use crate::ingest::{self, AppState, Limits};
 use crate::metadata::Registry;
 use crate::pipeline::Pipeline;
@@ -27,11 +28,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let sink = sink::build(&config.sink, &pipeline.router().topics())
         .await
         .context("starting the sink")?;
+    let identity = if config.identity.enabled {
+        let resolver = identity::open(&config.identity, &config.registry)
+            .await
+            .context("opening the identity store")?;
+        Some(IdentityStage::new(
+            Arc::new(resolver),
+            config.identity.on_store_error,
+        ))
+    } else {
+        None
+    };
     let state = AppState {
         pipeline,
         registry,
         enrichers,
         sink: sink.clone(),
+        identity,
         admin_token: config
             .admin
             .token

@@ -1,2 +1,4 @@
+pub mod backend;
 pub mod harness;
+pub mod http;
 pub mod mmdb;

@@ -5,11 +5,11 @@
 //! Each scenario runs against both backends: the embedded SQLite file, and MariaDB with the Redis
 //! snapshot cache (scripts/test.sh starts both and exports `SLOG_TEST_MYSQL_URL` and
 //! `SLOG_TEST_REDIS_URL`). Every test gets its own database and its own Redis key prefix.
-use reqwest::{header, Client, Method, StatusCode};
+use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
-use slog_tests::harness::{
-    mysql_execute, mysql_test_database, redis_test_url, unique_prefix, Slog,
-};
+use slog_tests::backend::{Backend, Databases};
+use slog_tests::harness::{mysql_execute, Slog};
+use slog_tests::http::{admin_request, answer, post_event};
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -18,40 +18,15 @@ const TOKEN: &str = "t0ken";
 /// How long a change may take to show (generous: the tests assert behaviour, not speed).
 const DEADLINE: Duration = Duration::from_secs(10);
 
-#[derive(Debug, Clone, Copy)]
-enum Backend {
-    Sqlite,
-    MySqlRedis,
-}
-
 /// One registry database (and Redis prefix) that one or more slog instances share.
 struct Registry {
-    url: String,
-    redis_url: Option<String>,
-    prefix: String,
-    /// Holds the SQLite file; removed when the test ends.
-    _dir: Option<tempfile::TempDir>,
+    db: Databases,
 }
 
 impl Registry {
     async fn new(backend: Backend) -> Registry {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let path = dir.path().join("registry.db");
-                Registry {
-                    url: format!("sqlite://{}?mode=rwc", path.display()),
-                    redis_url: None,
-                    prefix: unique_prefix(),
-                    _dir: Some(dir),
-                }
-            }
-            Backend::MySqlRedis => Registry {
-                url: mysql_test_database().await,
-                redis_url: Some(redis_test_url()),
-                prefix: unique_prefix(),
-                _dir: None,
-            },
+        Registry {
+            db: Databases::new(backend).await,
         }
     }
 
@@ -65,52 +40,21 @@ impl Registry {
 
     /// The same config with no admin token: the admin API is off.
     fn config_without_admin(&self) -> String {
-        let redis = match &self.redis_url {
-            Some(url) => format!("redis_url = \"{url}\"\n"),
-            None => String::new(),
-        };
         format!(
             "[registry]\n\
-             url = \"{url}\"\n\
-             {redis}\
-             redis_key_prefix = \"{prefix}\"\n\
+             {keys}\
              refresh_interval_ms = 200\n\
              default_policy = \"strict\"\n\
              project_policies = {{ lenient_proj = \"lenient\", auto_proj = \"register\" }}\n\
              [sink]\n\
              kind = \"file\"\n",
-            url = self.url,
-            prefix = self.prefix,
+            keys = self.db.registry_keys(),
         )
     }
 
     fn start(&self) -> Slog {
         Slog::start(&self.config())
     }
-}
-
-/// Status and JSON body (`Value::Null` when the body is empty, as for 204).
-async fn answer(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    let text = response.text().await.expect("response body");
-    if text.is_empty() {
-        return (status, Value::Null);
-    }
-    let body = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{status}: body is not JSON ({e}): {text}"));
-    (status, body)
-}
-
-/// `POST /slog/event` with one event.
-async fn post_event(slog: &Slog, event: &Value) -> (StatusCode, Value) {
-    let response = Client::new()
-        .post(slog.url("/slog/event"))
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(event.to_string())
-        .send()
-        .await
-        .expect("event request");
-    answer(response).await
 }
 
 /// An admin API request with the right token.
@@ -120,13 +64,7 @@ async fn admin(
     path: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut request = Client::new()
-        .request(method, slog.url(path))
-        .bearer_auth(TOKEN);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    answer(request.send().await.expect("admin request")).await
+    admin_request(slog, TOKEN, method, path, body).await
 }
 
 async fn admin_get(slog: &Slog, path: &str) -> (StatusCode, Value) {
@@ -938,7 +876,7 @@ async fn stale_database_keeps_the_last_snapshot_mysql_redis() {
     assert_eq!(status, StatusCode::OK, "{ready}");
     assert_eq!(ready["registry"]["status"], "ok", "{ready}");
 
-    mysql_execute(&registry.url, "DROP TABLE registry_version").await;
+    mysql_execute(&registry.db.url, "DROP TABLE registry_version").await;
     let (ready, _) = poll("registry reported stale", DEADLINE, || async {
         let (status, ready) = answer(reqwest::get(slog.url("/readyz")).await.unwrap()).await;
         if status != StatusCode::OK {
@@ -983,7 +921,7 @@ async fn a_redis_outage_is_reported_and_validation_goes_on_mysql_redis() {
         .unwrap()
         .port();
     let mut registry = Registry::new(Backend::MySqlRedis).await;
-    registry.redis_url = Some(format!("redis://127.0.0.1:{port}"));
+    registry.db.redis_url = Some(format!("redis://127.0.0.1:{port}"));
     let slog = registry.start();
 
     let (status, ready) = answer(reqwest::get(slog.url("/readyz")).await.unwrap()).await;

@@ -2,5 +2,6 @@
 mod auth;
 mod body;
 pub mod health;
+pub mod identity_api;
 pub mod metrics;
 pub mod registry_api;

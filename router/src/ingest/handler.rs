@@ -19,6 +19,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+/// What a 503 for an unreachable identity store suggests to the SDK.
+const IDENTITY_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub async fn post_event(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -84,10 +87,23 @@ async fn process(state: &AppState, request: &RequestContext, payload: Payload) -
         Payload::Batch(ms) => (false, ms),
     };
     let snapshot = state.registry.snapshot();
-    let admissions: Vec<Result<Admitted, Refused>> = messages
+    let mut admissions: Vec<Result<Admitted, Refused>> = messages
         .into_iter()
         .map(|m| state.pipeline.admit(&snapshot, request, m, received_at))
         .collect();
+    if let Some(identity) = &state.identity {
+        let admitted = admissions.iter_mut().filter_map(|a| a.as_mut().ok());
+        if let Err(e) = identity.apply(&snapshot, admitted).await {
+            tracing::warn!(error = %e, "identity store failed; asking the client to retry");
+            metrics::counter!("slog_events_rejected_total", "code" => Code::IdentityUnavailable.as_str())
+                .increment(admissions.len() as u64);
+            return response::unavailable(
+                Code::IdentityUnavailable,
+                IDENTITY_RETRY_AFTER,
+                &e.to_string(),
+            );
+        }
+    }
     let outcomes: Vec<Outcome> = admissions
         .into_iter()
         .map(|admission| match admission {
@@ -155,7 +171,11 @@ async fn process(state: &AppState, request: &RequestContext, payload: Payload) -
             metrics::counter!("slog_sink_failures_total", "sink" => sink).increment(1);
             metrics::counter!("slog_events_rejected_total", "code" => Code::SinkUnavailable.as_str())
                 .increment(batch.results.len() as u64);
-            return response::unavailable(state.sink.retry_after(), &e.to_string());
+            return response::unavailable(
+                Code::SinkUnavailable,
+                state.sink.retry_after(),
+                &e.to_string(),
+            );
         }
     }
     // Counted and registered only once the events are durable: a 503 accepted nothing.

@@ -6,6 +6,7 @@ pub mod response;
 use crate::admin;
 use crate::enrich::Enrichers;
 use crate::error::{Code, Rejection};
+use crate::identity::IdentityStage;
 use crate::metadata::Registry;
 use crate::pipeline::Pipeline;
 use crate::sink::Sink;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub enrichers: Arc<Enrichers>,
     pub sink: Arc<dyn Sink>,
+    /// The identity step; `None` when `identity.enabled` is false.
+    pub identity: Option<IdentityStage>,
     /// Admin API bearer token; `None` turns the admin API off.
     pub admin_token: Option<Arc<str>>,
     pub limits: Limits,
@@ -44,6 +47,7 @@ pub fn app(state: AppState, cors_origins: &[String]) -> axum::Router {
         .route("/readyz", get(admin::health::readyz))
         .route("/metrics", get(admin::metrics::render))
         .merge(admin::registry_api::routes(state.clone()))
+        .merge(admin::identity_api::routes(state.clone()))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(admin::metrics::count_requests))
         .with_state(state)

@@ -23,7 +23,9 @@ pub fn status_of(code: Code) -> StatusCode {
         }
         Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Code::NotFound | Code::AdminDisabled => StatusCode::NOT_FOUND,
-        Code::SinkUnavailable | Code::RegistryUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::SinkUnavailable | Code::RegistryUnavailable | Code::IdentityUnavailable => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         Code::Unauthorized => StatusCode::UNAUTHORIZED,
         Code::AlreadyExists | Code::PresetProtected => StatusCode::CONFLICT,
         Code::InvalidJson
@@ -52,9 +54,9 @@ impl IntoResponse for Rejection {
 }
 
 /// The answer when the sink could not take the events: 503, retry after the given delay.
-pub fn unavailable(retry_after: Duration, reason: &str) -> Response {
+pub fn unavailable(code: Code, retry_after: Duration, reason: &str) -> Response {
     let rejection = Rejection::request(
-        Code::SinkUnavailable,
+        code,
         format!("events were not accepted, retry later: {reason}"),
     );
     let mut response = rejection.into_response();
@@ -142,7 +144,11 @@ mod tests {
 
     #[test]
     fn unavailable_carries_retry_after_of_at_least_one_second() {
-        let r = unavailable(Duration::from_millis(10), "broker down");
+        let r = unavailable(
+            Code::SinkUnavailable,
+            Duration::from_millis(10),
+            "broker down",
+        );
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(r.headers()[header::RETRY_AFTER], "1");
     }

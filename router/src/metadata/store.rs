@@ -5,33 +5,22 @@
 //! `registry_version` in the same transaction: that counter is how running instances notice.
 use super::model::{EventDef, PropertyDef, PropertyKind, ValueType};
 use super::snapshot::Snapshot;
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use crate::db::{self, Backend, DbError};
+use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
-use std::time::Duration;
-
-static MYSQL_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/mysql");
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("registry database URL must start with mysql:// or sqlite:, got {0:?}")]
-    UnsupportedUrl(String),
     #[error("not found")]
     NotFound,
     #[error("already exists")]
     AlreadyExists,
     #[error("registry database: {0}")]
     Database(#[from] sqlx::Error),
-    #[error("registry migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("registry {0}")]
+    Db(#[from] DbError),
     #[error("registry row is invalid: {0}")]
     BadRow(String),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
-    MySql,
-    Sqlite,
 }
 
 #[derive(Clone)]
@@ -52,32 +41,13 @@ const PROPERTY_SELECT: &str =
 impl Store {
     /// Connects to `url` (`mysql://user:pass@host/db` or `sqlite://path?mode=rwc`).
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        let backend = if url.starts_with("mysql:") || url.starts_with("mariadb:") {
-            Backend::MySql
-        } else if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else {
-            return Err(StoreError::UnsupportedUrl(url.to_owned()));
-        };
-        if backend == Backend::Sqlite {
-            create_parent_dir(url).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
-        }
-        sqlx::any::install_default_drivers();
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 1 } else { 8 })
-            .acquire_timeout(Duration::from_secs(3))
-            .connect(&url.replacen("mariadb:", "mysql:", 1))
-            .await?;
+        let (pool, backend) = db::connect(url).await?;
         Ok(Store { pool, backend })
     }
 
     /// Applies the migrations (tables and the seed's preset rows) that are not applied yet.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        match self.backend {
-            Backend::MySql => MYSQL_MIGRATIONS.run(&self.pool).await?,
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
-        }
-        Ok(())
+        Ok(db::migrate(&self.pool, self.backend).await?)
     }
 
     pub async fn version(&self) -> Result<i64, StoreError> {
@@ -286,22 +256,6 @@ impl Store {
 }
 
 /// SQLite creates the file (`mode=rwc`) but not its directory: `data/` may not exist yet.
-fn create_parent_dir(url: &str) -> std::io::Result<()> {
-    let path = url
-        .trim_start_matches("sqlite:")
-        .trim_start_matches("//")
-        .split('?')
-        .next()
-        .unwrap_or("");
-    if path.is_empty() || path == ":memory:" {
-        return Ok(());
-    }
-    match std::path::Path::new(path).parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir),
-        _ => Ok(()),
-    }
-}
-
 async fn bump_and_commit(mut tx: sqlx::Transaction<'_, sqlx::Any>) -> Result<i64, StoreError> {
     sqlx::query("UPDATE registry_version SET version = version + 1 WHERE id = 1")
         .execute(&mut *tx)

@@ -19,6 +19,7 @@ use crate::config::{Config, RegistryConfig};
 use crate::enrich::Enrichers;
 use crate::error::Rejection;
 use crate::event::Event;
+use crate::identity::Merge;
 use crate::metadata::Snapshot;
 use crate::sink::Record;
 pub use enrich::RequestContext;
@@ -31,6 +32,8 @@ pub struct Admitted {
     // Boxed: an event is far larger than a rejection, and admissions are collected per batch.
     pub event: Box<Event>,
     pub findings: validate::Findings,
+    /// Anonymous uuids the identity stage found to be this event's person.
+    pub merges: Vec<Merge>,
 }
 
 /// A message refused on its way through the pipeline.
@@ -99,6 +102,7 @@ impl Pipeline {
                 Ok(Admitted {
                     event: Box::new(event),
                     findings,
+                    merges: Vec::new(),
                 })
             }
             Err(rejection) => Err(self.refuse(&event, rejection)),
@@ -107,14 +111,21 @@ impl Pipeline {
 
     /// The second half, once identity resolution has filled the event's uuid.
     pub fn complete(&self, admitted: Admitted) -> Outcome {
-        let Admitted { event, findings } = admitted;
-        let derived = self
-            .first_referrer_profile
-            .then(|| derive::first_referrer_profile(&event))
-            .flatten()
-            .map(|profile| self.router.route(&profile))
-            .into_iter()
+        let Admitted {
+            event,
+            findings,
+            merges,
+        } = admitted;
+        let mut derived: Vec<Record> = merges
+            .iter()
+            .map(|merge| self.router.identity_merge(&event, merge))
             .collect();
+        derived.extend(
+            self.first_referrer_profile
+                .then(|| derive::first_referrer_profile(&event))
+                .flatten()
+                .map(|profile| self.router.route(&profile)),
+        );
         let record = self.router.route(&event);
         Outcome::Accepted {
             event,

@@ -25,6 +25,21 @@ struct DeadLetter<'a> {
     event: &'a Event,
 }
 
+/// The identity-merge message (README "Unified identity"): `from_uuid`'s history is `to_uuid`'s.
+#[derive(Serialize)]
+struct IdentityMerge<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    event_id: uuid::Uuid,
+    received_at: i64,
+    time: i64,
+    project: &'a str,
+    from_uuid: &'a str,
+    to_uuid: &'a str,
+    trigger: &'a crate::identity::Identity,
+    moved: &'a [crate::identity::Identity],
+}
+
 impl Router {
     pub fn new(config: &RoutingConfig) -> Self {
         Router {
@@ -55,6 +70,27 @@ impl Router {
             topic,
             key: event.partition_key(),
             payload,
+        }
+    }
+
+    /// The users-topic record announcing `merge`, revealed by `event`; keyed by the surviving
+    /// uuid so it lands on that person's partition.
+    pub fn identity_merge(&self, event: &Event, merge: &crate::identity::Merge) -> Record {
+        let message = IdentityMerge {
+            kind: "identity_merge",
+            event_id: uuid::Uuid::now_v7(),
+            received_at: event.received_at,
+            time: event.time,
+            project: &event.project,
+            from_uuid: &merge.from_uuid,
+            to_uuid: &merge.to_uuid,
+            trigger: &merge.trigger,
+            moved: &merge.moved,
+        };
+        Record {
+            topic: self.profile_topic.clone(),
+            key: Some(merge.to_uuid.clone()),
+            payload: serde_json::to_vec(&message).expect("a merge always serialises"),
         }
     }
 

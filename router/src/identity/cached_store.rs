@@ -1,0 +1,153 @@
+//! The identity store behind its two caches: in-process (per instance) in front of Redis (shared)
+//! in front of the database. Reads fill the caches on the way back; writes go to the database and
+//! then update or drop the cached entries they change.
+//!
+//! Redis trouble never fails a request: a Redis error is counted and the database answers.
+use super::keys::Identity;
+use super::local_cache::LocalCache;
+use super::redis_cache::RedisCache;
+use super::store::{IdentityStore, Link, StoreError};
+use std::sync::Arc;
+
+/// `last_seen` is refreshed at most this often per identity (and only on cache misses).
+const LAST_SEEN_GRANULARITY_MS: i64 = 60 * 60 * 1000;
+
+pub struct CachedStore {
+    store: Arc<dyn IdentityStore>,
+    local: LocalCache,
+    redis: Option<RedisCache>,
+}
+
+impl CachedStore {
+    pub fn new(
+        store: Arc<dyn IdentityStore>,
+        local: LocalCache,
+        redis: Option<RedisCache>,
+    ) -> Self {
+        CachedStore {
+            store,
+            local,
+            redis,
+        }
+    }
+
+    pub fn store(&self) -> &dyn IdentityStore {
+        self.store.as_ref()
+    }
+
+    /// The uuid of `identity`, seen at `at` (epoch ms).
+    pub async fn lookup(&self, identity: &Identity, at: i64) -> Result<Option<String>, StoreError> {
+        if let Some(uuid) = self.local.get(identity) {
+            metrics::counter!("slog_identity_lookups_total", "answered_by" => "memory")
+                .increment(1);
+            return Ok(Some(uuid));
+        }
+        if let Some(redis) = &self.redis {
+            match redis.get(identity).await {
+                Ok(Some(uuid)) => {
+                    metrics::counter!("slog_identity_lookups_total", "answered_by" => "redis")
+                        .increment(1);
+                    self.local.put(identity, &uuid);
+                    return Ok(Some(uuid));
+                }
+                Ok(None) => {}
+                Err(e) => redis_failed(&e),
+            }
+        }
+        metrics::counter!("slog_identity_lookups_total", "answered_by" => "database").increment(1);
+        let found = self.store.lookup(identity).await?;
+        if let Some(uuid) = &found {
+            self.store
+                .touch(identity, at, LAST_SEEN_GRANULARITY_MS)
+                .await?;
+            self.remember(identity, uuid).await;
+        }
+        Ok(found)
+    }
+
+    /// Links `identity` to `uuid` unless it has a uuid already; the uuid it has afterwards.
+    pub async fn link(
+        &self,
+        identity: &Identity,
+        uuid: &str,
+        at: i64,
+    ) -> Result<String, StoreError> {
+        let linked = self.store.link(identity, uuid, at).await?;
+        self.remember(identity, &linked).await;
+        Ok(linked)
+    }
+
+    /// Moves `identity` from `from` to `to` if it is still on `from`; whether it moved.
+    pub async fn relink(
+        &self,
+        identity: &Identity,
+        from: &str,
+        to: &str,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        let moved = self.store.relink(identity, from, to, at).await?;
+        self.forget_cached(std::slice::from_ref(identity)).await;
+        Ok(moved)
+    }
+
+    /// Moves every identity of `from` to `to`; the identities moved.
+    pub async fn merge(
+        &self,
+        from: &str,
+        to: &str,
+        at: i64,
+        reason: &str,
+    ) -> Result<Vec<Identity>, StoreError> {
+        let moved = self.store.merge(from, to, at, reason).await?;
+        self.forget_cached(&moved).await;
+        Ok(moved)
+    }
+
+    pub async fn has_any_key(&self, uuid: &str, keys: &[&str]) -> Result<bool, StoreError> {
+        self.store.has_any_key(uuid, keys).await
+    }
+
+    pub async fn links_of(&self, uuid: &str) -> Result<Vec<Link>, StoreError> {
+        self.store.links_of(uuid).await
+    }
+
+    pub async fn unlink(&self, identity: &Identity) -> Result<Option<String>, StoreError> {
+        let was = self.store.unlink(identity).await?;
+        self.forget_cached(std::slice::from_ref(identity)).await;
+        Ok(was)
+    }
+
+    pub async fn forget(&self, uuid: &str) -> Result<Vec<Identity>, StoreError> {
+        let gone = self.store.forget(uuid).await?;
+        self.forget_cached(&gone).await;
+        Ok(gone)
+    }
+
+    async fn remember(&self, identity: &Identity, uuid: &str) {
+        self.local.put(identity, uuid);
+        if let Some(redis) = &self.redis {
+            if let Err(e) = redis.put(identity, uuid).await {
+                redis_failed(&e);
+            }
+        }
+    }
+
+    async fn forget_cached(&self, identities: &[Identity]) {
+        for identity in identities {
+            self.local.remove(identity);
+        }
+        if let Some(redis) = &self.redis {
+            if let Err(e) = redis.remove(identities).await {
+                // Left behind, the entries expire with their TTL; the log says which were kept.
+                tracing::warn!(error = %e, identities = identities.len(),
+                    "could not drop moved identities from Redis");
+                redis_failed(&e);
+            }
+        }
+    }
+}
+
+fn redis_failed(error: &super::redis_cache::RedisError) {
+    tracing::debug!(%error, "identity cache: Redis failed, using the database");
+    metrics::counter!("slog_identity_redis_errors_total").increment(1);
+}

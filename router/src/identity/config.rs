@@ -1,0 +1,98 @@
+//! The `[identity]` section of slog.toml: where the identity store lives, key strengths and
+//! priorities, junk values, caches, and what to do when the store cannot be reached.
+use super::junk::DEFAULT_JUNK;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityConfig {
+    /// Resolve and link identities. Off: events pass with the uuid the client sent, if any.
+    pub enabled: bool,
+    /// The identity store's database; unset: the registry's database (`registry.url`).
+    pub url: Option<String>,
+    /// Redis shared by every instance in front of the database; unset: `registry.redis_url`.
+    pub redis_url: Option<String>,
+    /// Account-level keys, strongest first: each names one person, and two values of one of
+    /// these keys are never merged into one uuid.
+    pub account_keys: Vec<String>,
+    /// Device/cookie-level keys, in lookup order after the account keys. Registered identity
+    /// keys listed in neither list are device keys tried last.
+    pub device_keys: Vec<String>,
+    /// Keys that never link (besides `appid`, which only scopes `openid`).
+    pub ignored_keys: Vec<String>,
+    /// Values that never link, compared case-insensitively after trimming; empty values and
+    /// values made only of zeros and separators are always junk.
+    pub junk_values: Vec<String>,
+    /// Identities whose uuid each instance keeps in memory.
+    pub cache_size: usize,
+    /// How long an in-memory entry is believed; bounds how long another instance's merge or
+    /// unlink stays unseen here.
+    pub cache_ttl_secs: u64,
+    /// Lifetime of an identity's uuid in Redis (refreshed on every lookup that fills it).
+    pub redis_ttl_secs: u64,
+    /// When the store cannot be reached: `pass` (route the event with `uuid_source =
+    /// "unresolved"`, counted) or `unavailable` (answer 503 so the SDK retries the request).
+    pub on_store_error: OnStoreError,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnStoreError {
+    Pass,
+    Unavailable,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        let strings = |s: &[&str]| s.iter().map(|k| k.to_string()).collect();
+        IdentityConfig {
+            enabled: true,
+            url: None,
+            redis_url: None,
+            account_keys: strings(&["userid", "mobile", "unionid", "idCard", "email263"]),
+            device_keys: strings(&[
+                "deviceUUID",
+                "idfa",
+                "iosUUID",
+                "imei",
+                "androidUUID",
+                "openid",
+                "wx-id",
+                "browserId",
+                "uvId",
+                "macAddress",
+                "qq",
+                "chatId",
+                "opptunityId",
+                "orderDetailId",
+                "clickId",
+            ]),
+            ignored_keys: Vec::new(),
+            junk_values: strings(DEFAULT_JUNK),
+            cache_size: 200_000,
+            cache_ttl_secs: 30,
+            redis_ttl_secs: 24 * 60 * 60,
+            on_store_error: OnStoreError::Pass,
+        }
+    }
+}
+
+impl IdentityConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.cache_size == 0 || self.cache_ttl_secs == 0 || self.redis_ttl_secs == 0 {
+            return Err(
+                "identity.cache_size, cache_ttl_secs and redis_ttl_secs must be at least 1".into(),
+            );
+        }
+        if let Some(key) = self
+            .account_keys
+            .iter()
+            .find(|k| self.device_keys.contains(k))
+        {
+            return Err(format!(
+                "identity key `{key}` is listed as both an account key and a device key"
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,201 @@
+//! The identity step of the pipeline: resolves every admitted event of a request, in order, so
+//! that two events of one batch that introduce the same person agree on its uuid.
+//!
+//! Profile messages always need a uuid; track events need one when their registry entry says
+//! `need_uuid` (unregistered events, accepted under a lenient policy, are treated as needing one).
+use super::config::OnStoreError;
+use super::keys::UUID_KEY;
+use super::resolver::{Resolver, UuidSource};
+use crate::metadata::Snapshot;
+use crate::pipeline::Admitted;
+use serde_json::Value;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct IdentityStage {
+    resolver: Arc<Resolver>,
+    on_store_error: OnStoreError,
+}
+
+/// The store failed for some events of a request and the config says to answer 503.
+#[derive(Debug, thiserror::Error)]
+#[error("the identity store is unavailable: {0}")]
+pub struct Unavailable(pub String);
+
+impl IdentityStage {
+    pub fn new(resolver: Arc<Resolver>, on_store_error: OnStoreError) -> Self {
+        IdentityStage {
+            resolver,
+            on_store_error,
+        }
+    }
+
+    pub fn resolver(&self) -> &Arc<Resolver> {
+        &self.resolver
+    }
+
+    /// Resolves each event in `admitted`, filling `uidentity.uuid`, `uuid_source` and the
+    /// merges it revealed.
+    pub async fn apply<'a>(
+        &self,
+        snapshot: &Snapshot,
+        admitted: impl Iterator<Item = &'a mut Admitted>,
+    ) -> Result<(), Unavailable> {
+        for admission in admitted {
+            let event = &mut admission.event;
+            let need_uuid = event.kind.is_profile()
+                || event
+                    .eid
+                    .as_deref()
+                    .and_then(|eid| snapshot.event(&event.project, eid))
+                    .is_none_or(|def| def.need_uuid);
+            match self
+                .resolver
+                .resolve(&event.uidentity, need_uuid, event.received_at)
+                .await
+            {
+                Ok(resolution) => {
+                    if let Some(source) = resolution.source {
+                        metrics::counter!("slog_identity_resolutions_total",
+                            "source" => source_label(source))
+                        .increment(1);
+                    }
+                    if let Some(uuid) = resolution.uuid {
+                        if resolution.source != Some(UuidSource::Client) {
+                            event
+                                .uidentity
+                                .insert(UUID_KEY.to_owned(), Value::String(uuid));
+                        }
+                    }
+                    event.uuid_source = resolution.source;
+                    admission.merges = resolution.merges;
+                }
+                Err(e) => {
+                    metrics::counter!("slog_identity_store_errors_total").increment(1);
+                    if self.on_store_error == OnStoreError::Unavailable {
+                        return Err(Unavailable(e.to_string()));
+                    }
+                    tracing::warn!(error = %e, "identity store failed; event routed unresolved");
+                    if !event.uidentity.contains_key(UUID_KEY) {
+                        event.uuid_source = Some(UuidSource::Unresolved);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn source_label(source: UuidSource) -> &'static str {
+    match source {
+        UuidSource::Client => "client",
+        UuidSource::Lookup => "lookup",
+        UuidSource::New => "new",
+        UuidSource::Unresolved => "unresolved",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The store-failure paths, with an in-process store that always fails (the same paths run
+    //! against real databases in tests/tests/identity.rs).
+    use super::*;
+    use crate::identity::cached_store::CachedStore;
+    use crate::identity::keys::{Identity, KeyRules};
+    use crate::identity::local_cache::LocalCache;
+    use crate::identity::store::{IdentityStore, Link, StoreError};
+    use crate::identity::IdentityConfig;
+    use crate::pipeline::normalize::normalize;
+    use async_trait::async_trait;
+    use serde_json::json;
+    use std::time::Duration;
+
+    struct DownStore;
+
+    fn down() -> StoreError {
+        StoreError::Database(sqlx::Error::PoolTimedOut)
+    }
+
+    #[async_trait]
+    impl IdentityStore for DownStore {
+        async fn lookup(&self, _: &Identity) -> Result<Option<String>, StoreError> {
+            Err(down())
+        }
+        async fn touch(&self, _: &Identity, _: i64, _: i64) -> Result<(), StoreError> {
+            Err(down())
+        }
+        async fn link(&self, _: &Identity, _: &str, _: i64) -> Result<String, StoreError> {
+            Err(down())
+        }
+        async fn relink(&self, _: &Identity, _: &str, _: &str, _: i64) -> Result<bool, StoreError> {
+            Err(down())
+        }
+        async fn merge(
+            &self,
+            _: &str,
+            _: &str,
+            _: i64,
+            _: &str,
+        ) -> Result<Vec<Identity>, StoreError> {
+            Err(down())
+        }
+        async fn has_any_key(&self, _: &str, _: &[&str]) -> Result<bool, StoreError> {
+            Err(down())
+        }
+        async fn links_of(&self, _: &str) -> Result<Vec<Link>, StoreError> {
+            Err(down())
+        }
+        async fn unlink(&self, _: &Identity) -> Result<Option<String>, StoreError> {
+            Err(down())
+        }
+        async fn forget(&self, _: &str) -> Result<Vec<Identity>, StoreError> {
+            Err(down())
+        }
+        async fn ping(&self) -> Result<(), StoreError> {
+            Err(down())
+        }
+    }
+
+    fn stage(on_store_error: OnStoreError) -> IdentityStage {
+        let cached = CachedStore::new(
+            Arc::new(DownStore),
+            LocalCache::new(10, Duration::from_secs(1)),
+            None,
+        );
+        let rules = KeyRules::new(&IdentityConfig::default());
+        IdentityStage::new(Arc::new(Resolver::new(cached, rules)), on_store_error)
+    }
+
+    fn admitted() -> Admitted {
+        let event = normalize(
+            json!({"stype": 100, "eid": "pageview", "project": "p", "uidentity": {"browserId": "b"}}),
+            1,
+        )
+        .unwrap();
+        Admitted {
+            event: Box::new(event),
+            findings: Default::default(),
+            merges: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn pass_routes_the_event_marked_unresolved() {
+        let mut events = [admitted()];
+        stage(OnStoreError::Pass)
+            .apply(&Snapshot::default(), events.iter_mut())
+            .await
+            .expect("pass never fails the request");
+        assert_eq!(events[0].event.uuid_source, Some(UuidSource::Unresolved));
+        assert!(!events[0].event.uidentity.contains_key("uuid"));
+    }
+
+    #[tokio::test]
+    async fn unavailable_fails_the_request_so_the_sdk_retries() {
+        let mut events = [admitted()];
+        let result = stage(OnStoreError::Unavailable)
+            .apply(&Snapshot::default(), events.iter_mut())
+            .await;
+        assert!(result.is_err());
+    }
+}

@@ -1,0 +1,45 @@
+//! HTTP helpers of the end-to-end tests: post events, call the admin API, read JSON answers.
+use crate::harness::Slog;
+use reqwest::{header, Client, Method, StatusCode};
+use serde_json::Value;
+
+/// Status and JSON body (`Value::Null` when the body is empty, as for 204).
+pub async fn answer(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.expect("response body");
+    if text.is_empty() {
+        return (status, Value::Null);
+    }
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{status}: body is not JSON ({e}): {text}"));
+    (status, body)
+}
+
+/// `POST /slog/event` with `body` (one event, or an array for a batch).
+pub async fn post_event(slog: &Slog, body: &Value) -> (StatusCode, Value) {
+    let response = Client::new()
+        .post(slog.url("/slog/event"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("event request");
+    answer(response).await
+}
+
+/// An admin API request with `token`.
+pub async fn admin_request(
+    slog: &Slog,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = Client::new()
+        .request(method, slog.url(path))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    answer(request.send().await.expect("admin request")).await
+}
