@@ -5,10 +5,13 @@
 //!   produces);
 //! - [`driver`]: the load loop — closed loop for the peak, open loop at a fixed rate for latency —
 //!   its counters and percentiles, and the one JSON result line every binary prints;
-//! - [`procfs`]: CPU time and peak RSS of a process, read from `/proc`.
+//! - [`procfs`]: CPU time and peak RSS of a process, read from `/proc`;
+//! - [`population`]: a synthetic population with ground truth, for identity accuracy.
 //!
 //! The binaries: `slog-load` (HTTP load generator), `http-ceiling` (axum server doing nothing),
-//! `kafka-ceiling` (a bare rdkafka producer with slog's settings). `scripts/bench.sh` runs them.
+//! `kafka-ceiling` (a bare rdkafka producer with slog's settings), run by `scripts/bench.sh`; and
+//! `identity-accuracy` (the identity accuracy report), run by `scripts/identity-accuracy.sh`.
 pub mod driver;
 pub mod pageview;
+pub mod population;
 pub mod procfs;

@@ -44,6 +44,19 @@ pub async fn connect(url: &str) -> Result<(AnyPool, Backend), DbError> {
     let pool = AnyPoolOptions::new()
         // SQLite allows one writer; a single connection avoids "database is locked" in-process.
         .max_connections(if backend == Backend::Sqlite { 1 } else { 8 })
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // WAL + synchronous=NORMAL: a commit survives a crash of slog (not of the
+                    // machine's power) and costs no fsync, which otherwise bounds the embedded
+                    // identity store at a few hundred new people per second.
+                    sqlx::Executor::execute(&mut *conn, "PRAGMA journal_mode = WAL").await?;
+                    sqlx::Executor::execute(&mut *conn, "PRAGMA synchronous = NORMAL").await?;
+                    sqlx::Executor::execute(&mut *conn, "PRAGMA busy_timeout = 5000").await?;
+                }
+                Ok(())
+            })
+        })
         .acquire_timeout(Duration::from_secs(3))
         .connect(&url.replacen("mariadb:", "mysql:", 1))
         .await?;
