@@ -89,7 +89,9 @@ async fn a_bare_web_pageview_comes_out_enriched_and_a_first_visit_yields_a_profi
     let profile = &users[0];
     assert_eq!(profile["type"], "profile_insert");
     assert_eq!(profile["stype"], 102);
-    assert_eq!(profile["uidentity"], json!({"deviceUUID": "d-web-1"}));
+    // The same person as the pageview, uuid included (filled by the identity stage).
+    assert_eq!(profile["uidentity"], events[0]["uidentity"]);
+    assert_eq!(profile["uidentity"]["deviceUUID"], "d-web-1");
     assert_eq!(
         profile["ps"],
         json!({"first_referrer": from_baidu, "first_referrer_host": "www.baidu.com",

@@ -118,10 +118,17 @@ async fn events_reach_their_topics_keyed_by_user_and_in_order() {
             .or_default()
             .push(c);
     }
+    // dev-B came without a uuid: the identity stage gave it one, and that uuid is its key.
+    let dev_b_uuid = events
+        .iter()
+        .find(|c| c.value["uidentity"]["deviceUUID"] == "dev-B")
+        .and_then(|c| c.value["uidentity"]["uuid"].as_str())
+        .expect("dev-B's events carry the uuid slog filled in")
+        .to_owned();
     assert_eq!(
         by_key.keys().cloned().collect::<HashSet<_>>(),
-        HashSet::from(["user-A".to_owned(), "dev-B".to_owned()]),
-        "uuid first, else the first identity"
+        HashSet::from(["user-A".to_owned(), dev_b_uuid]),
+        "keyed by uuid, sent or filled in"
     );
     for (key, records) in &by_key {
         let partitions: HashSet<i32> = records.iter().map(|c| c.partition).collect();
@@ -139,7 +146,12 @@ async fn events_reach_their_topics_keyed_by_user_and_in_order() {
 
     let users = consume_async(broker.bootstrap(), "users", 1).await.unwrap();
     assert_eq!(users.len(), 1);
-    assert_eq!(users[0].key.as_deref(), Some("42"));
+    // Profiles always get a uuid: userid 42 is a new person, keyed by its new uuid.
+    assert_eq!(users[0].value["uuid_source"], "new");
+    assert_eq!(
+        users[0].key.as_deref(),
+        users[0].value["uidentity"]["uuid"].as_str()
+    );
     assert_eq!(users[0].value["type"], "profile_update");
     assert_eq!(users[0].value["ps"]["name"], "Li");
 }

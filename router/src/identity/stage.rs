@@ -34,6 +34,10 @@ impl IdentityStage {
         &self.resolver
     }
 
+    pub fn on_store_error(&self) -> OnStoreError {
+        self.on_store_error
+    }
+
     /// Resolves each event in `admitted`, filling `uidentity.uuid`, `uuid_source` and the
     /// merges it revealed.
     pub async fn apply<'a>(
