@@ -32,6 +32,9 @@ pub enum Code {
     AlreadyExists,
     PresetProtected,
     RegistryUnavailable,
+    PluginRejected,
+    PluginFailed,
+    PluginReloadFailed,
 }
 
 impl Code {
@@ -61,6 +64,9 @@ impl Code {
             Code::AlreadyExists => "already_exists",
             Code::PresetProtected => "preset_protected",
             Code::RegistryUnavailable => "registry_unavailable",
+            Code::PluginRejected => "plugin_rejected",
+            Code::PluginFailed => "plugin_failed",
+            Code::PluginReloadFailed => "plugin_reload_failed",
         }
     }
 }

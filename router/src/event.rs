@@ -85,6 +85,9 @@ pub struct Event {
     pub ps: Map<String, Value>,
     /// The user's identities (uuid, mobile, deviceUUID, ...), in the order the client sent them.
     pub uidentity: Map<String, Value>,
+    /// The plugin that emitted this virtual event (seed §5.1); absent for events sent by clients.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub derived_by: Option<String>,
 }
 
 impl Event {
@@ -123,6 +126,7 @@ mod tests {
             ver: None,
             ps: Map::new(),
             uidentity: uidentity.as_object().unwrap().clone(),
+            derived_by: None,
         }
     }
 

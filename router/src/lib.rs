@@ -10,5 +10,6 @@ pub mod event;
 pub mod ingest;
 pub mod metadata;
 pub mod pipeline;
+pub mod plugins;
 pub mod server;
 pub mod sink;

@@ -118,6 +118,7 @@ pub fn normalize(message: Value, received_at: i64) -> Result<Event, Rejection> {
         ver,
         ps,
         uidentity,
+        derived_by: None,
     })
 }
 
