@@ -85,10 +85,11 @@ impl Event {
 
     /// All properties.
     pub fn props(&self) -> &Map<String, Value> {
-        self.props.get_or_init(|| match serde_json::from_str(&self.props_json) {
-            Ok(Value::Object(map)) => map,
-            _ => Map::new(),
-        })
+        self.props
+            .get_or_init(|| match serde_json::from_str(&self.props_json) {
+                Ok(Value::Object(map)) => map,
+                _ => Map::new(),
+            })
     }
 
     /// The properties for editing (in `transform`); slog takes the edited set.

@@ -50,14 +50,19 @@ impl Settings {
                         .ok_or_else(|| format!("setting `{key}` must list strings, got {v}"))
                 })
                 .collect(),
-            Some(v) => Err(format!("setting `{key}` must be a list of strings, got {v}")),
+            Some(v) => Err(format!(
+                "setting `{key}` must be a list of strings, got {v}"
+            )),
         }
     }
 
     /// Refuses keys the plugin does not know, so a typo in plugins.toml is caught at reload.
     pub fn only(&self, known: &[&str]) -> Result<(), String> {
         match self.0.keys().find(|k| !known.contains(&k.as_str())) {
-            Some(k) => Err(format!("unknown setting `{k}` (known: {})", known.join(", "))),
+            Some(k) => Err(format!(
+                "unknown setting `{k}` (known: {})",
+                known.join(", ")
+            )),
             None => Ok(()),
         }
     }

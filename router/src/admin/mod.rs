@@ -3,4 +3,5 @@ mod auth;
 mod body;
 pub mod health;
 pub mod metrics;
+pub mod plugins_api;
 pub mod registry_api;

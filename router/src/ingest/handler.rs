@@ -84,14 +84,20 @@ async fn process(state: &AppState, request: &RequestContext, payload: Payload) -
         Payload::Batch(ms) => (false, ms),
     };
     let snapshot = state.registry.snapshot();
+    // One chain for the whole request: a reload swapping in a new one mid-batch does not split it.
+    let chain = state.plugins.chain();
     let admissions: Vec<Result<Admitted, Refused>> = messages
         .into_iter()
-        .map(|m| state.pipeline.admit(&snapshot, request, m, received_at))
+        .map(|m| {
+            state
+                .pipeline
+                .admit(&chain, &snapshot, request, m, received_at)
+        })
         .collect();
     let outcomes: Vec<Outcome> = admissions
         .into_iter()
         .map(|admission| match admission {
-            Ok(admitted) => state.pipeline.complete(admitted),
+            Ok(admitted) => state.pipeline.complete(&chain, admitted),
             Err(refused) => Outcome::Rejected(refused),
         })
         .collect();

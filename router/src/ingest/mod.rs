@@ -8,6 +8,7 @@ use crate::enrich::Enrichers;
 use crate::error::{Code, Rejection};
 use crate::metadata::Registry;
 use crate::pipeline::Pipeline;
+use crate::plugins::PluginHost;
 use crate::sink::Sink;
 use axum::http::{header, HeaderValue, Method};
 use axum::response::IntoResponse;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub enrichers: Arc<Enrichers>,
     pub sink: Arc<dyn Sink>,
+    /// The WebAssembly plugins: the chain every request runs, reloads, status.
+    pub plugins: Arc<PluginHost>,
     /// Admin API bearer token; `None` turns the admin API off.
     pub admin_token: Option<Arc<str>>,
     pub limits: Limits,
@@ -44,6 +47,7 @@ pub fn app(state: AppState, cors_origins: &[String]) -> axum::Router {
         .route("/readyz", get(admin::health::readyz))
         .route("/metrics", get(admin::metrics::render))
         .merge(admin::registry_api::routes(state.clone()))
+        .merge(admin::plugins_api::routes(state.clone()))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(admin::metrics::count_requests))
         .with_state(state)

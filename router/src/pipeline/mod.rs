@@ -20,6 +20,7 @@ use crate::enrich::Enrichers;
 use crate::error::Rejection;
 use crate::event::Event;
 use crate::metadata::Snapshot;
+use crate::plugins::Chain;
 use crate::sink::Record;
 pub use enrich::RequestContext;
 use serde_json::Value;
@@ -78,10 +79,11 @@ impl Pipeline {
     }
 
     /// The synchronous first half for one message received at `received_at` (epoch ms),
-    /// validating against `snapshot` (one snapshot per request, so a batch sees one registry
-    /// version).
+    /// validating against `snapshot` and running `chain`'s plugins (one snapshot and one chain per
+    /// request, so a batch sees one registry version and one plugin chain).
     pub fn admit(
         &self,
+        chain: &Chain,
         snapshot: &Snapshot,
         request: &RequestContext,
         message: Value,
@@ -96,6 +98,9 @@ impl Pipeline {
         match validate::validate(&event, snapshot, policy) {
             Ok(findings) => {
                 enrich::enrich(&mut event, request, &self.enrichers);
+                if let Err(rejection) = chain.before_identity(&mut event) {
+                    return Err(self.refuse(&event, rejection));
+                }
                 Ok(Admitted {
                     event: Box::new(event),
                     findings,
@@ -105,15 +110,24 @@ impl Pipeline {
         }
     }
 
-    /// The second half, once identity resolution has filled the event's uuid.
-    pub fn complete(&self, admitted: Admitted) -> Outcome {
-        let Admitted { event, findings } = admitted;
+    /// The second half, once identity resolution has filled the event's uuid. The plugins'
+    /// virtual events skip registry validation: their plugin's authors own them.
+    pub fn complete(&self, chain: &Chain, admitted: Admitted) -> Outcome {
+        let Admitted {
+            mut event,
+            findings,
+        } = admitted;
+        let virtual_events = match chain.after_identity(&mut event) {
+            Ok(events) => events,
+            Err(rejection) => return Outcome::Rejected(self.refuse(&event, rejection)),
+        };
         let derived = self
             .first_referrer_profile
             .then(|| derive::first_referrer_profile(&event))
             .flatten()
-            .map(|profile| self.router.route(&profile))
-            .into_iter()
+            .iter()
+            .chain(&virtual_events)
+            .map(|derived| self.router.route(derived))
             .collect();
         let record = self.router.route(&event);
         Outcome::Accepted {
@@ -127,13 +141,14 @@ impl Pipeline {
     /// Both halves without identity resolution: for benchmarks and tests of the pure stages.
     pub fn process(
         &self,
+        chain: &Chain,
         snapshot: &Snapshot,
         request: &RequestContext,
         message: Value,
         received_at: i64,
     ) -> Outcome {
-        match self.admit(snapshot, request, message, received_at) {
-            Ok(admitted) => self.complete(admitted),
+        match self.admit(chain, snapshot, request, message, received_at) {
+            Ok(admitted) => self.complete(chain, admitted),
             Err(refused) => Outcome::Rejected(refused),
         }
     }

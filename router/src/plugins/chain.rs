@@ -97,7 +97,10 @@ impl Chain {
                 match plugin.runtime.call(|h, s| h.call_identify(s, wit)) {
                     Ok(identities) => {
                         for (key, value) in identities {
-                            if !key.is_empty() && !value.is_empty() && !event.uidentity.contains_key(&key) {
+                            if !key.is_empty()
+                                && !value.is_empty()
+                                && !event.uidentity.contains_key(&key)
+                            {
                                 event.uidentity.insert(key, Value::String(value));
                                 view.stale();
                             }
@@ -130,7 +133,9 @@ impl Chain {
                 };
                 let state = self.sessions.state(name, &user);
                 let wit = view.get(event);
-                let answer = plugin.runtime.call(|h, s| h.call_session(s, wit, state.as_deref()));
+                let answer = plugin
+                    .runtime
+                    .call(|h, s| h.call_session(s, wit, state.as_deref()));
                 let step = answer.and_then(|step| {
                     let props = json_object(&step.set_props)?;
                     let events = virtual_events(name, &Source::of(event), step.emit)?;

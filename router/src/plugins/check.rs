@@ -31,7 +31,11 @@ pub struct CheckReport {
     pub hooks: Vec<&'static str>,
 }
 
-pub fn check(file: &Path, settings: &str, limits: &PluginsConfig) -> Result<CheckReport, CheckError> {
+pub fn check(
+    file: &Path,
+    settings: &str,
+    limits: &PluginsConfig,
+) -> Result<CheckReport, CheckError> {
     match serde_json::from_str::<serde_json::Value>(settings) {
         Ok(serde_json::Value::Object(_)) => {}
         Ok(other) => return Err(CheckError::Settings(format!("got {other}"))),

@@ -219,7 +219,9 @@ impl PluginHost {
         let hash = content_hash(&bytes);
         let settings = entry.settings_json();
         if let Some(same) = old.plugins().iter().find(|p| {
-            *p.runtime.name == *entry.name && p.runtime.hash == hash && p.runtime.settings == settings
+            *p.runtime.name == *entry.name
+                && p.runtime.hash == hash
+                && p.runtime.settings == settings
         }) {
             return Ok(same.runtime.clone());
         }
@@ -257,24 +259,22 @@ impl PluginHost {
         let plugins = chain
             .plugins()
             .iter()
-            .map(|p| {
-                PluginStatus {
-                    name: p.entry.name.clone(),
-                    file: p.entry.file.clone(),
-                    sha256: p.runtime.hash.clone(),
-                    version: p.runtime.info.version.clone(),
-                    hooks: super::hook_names(p.runtime.info.hooks),
-                    policy: p.entry.policy,
-                    projects: p.entry.projects.clone(),
-                    events: p.entry.events.clone(),
-                    status: if failing.as_deref() == Some(&p.entry.name) {
-                        "failing"
-                    } else {
-                        "active"
-                    },
-                    failures: p.runtime.failures(),
-                    last_error: p.runtime.last_error(),
-                }
+            .map(|p| PluginStatus {
+                name: p.entry.name.clone(),
+                file: p.entry.file.clone(),
+                sha256: p.runtime.hash.clone(),
+                version: p.runtime.info.version.clone(),
+                hooks: super::hook_names(p.runtime.info.hooks),
+                policy: p.entry.policy,
+                projects: p.entry.projects.clone(),
+                events: p.entry.events.clone(),
+                status: if failing.as_deref() == Some(&p.entry.name) {
+                    "failing"
+                } else {
+                    "active"
+                },
+                failures: p.runtime.failures(),
+                last_error: p.runtime.last_error(),
             })
             .collect();
         HostStatus {

@@ -1,7 +1,7 @@
 //! One loaded plugin version: its pre-instantiated component, its pool of initialised instances,
 //! and the call wrapper that turns a trap, a timeout or a memory overrun into a [`CallError`]
 //! and throws the instance away (a trap poisons a component instance).
-use super::bindings::{types, HostState, Hooks, MemoryCapExceeded, Plugin, PluginPre};
+use super::bindings::{types, Hooks, HostState, MemoryCapExceeded, Plugin, PluginPre};
 use super::engine::PluginEngine;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -122,7 +122,9 @@ impl Runtime {
                 .map(|(instance, _)| instance)
                 .map_err(|e| self.failed(CallError::Instantiate(e.to_string())))?,
         };
-        instance.store.set_epoch_deadline(self.engine.deadline_ticks);
+        instance
+            .store
+            .set_epoch_deadline(self.engine.deadline_ticks);
         let result = call(instance.plugin.slog_plugin_hooks(), &mut instance.store);
         match result {
             Ok(value) => {

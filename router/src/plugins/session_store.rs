@@ -104,7 +104,10 @@ mod tests {
         expired.sort();
         assert_eq!(
             expired,
-            [("other".to_string(), "c".to_string()), ("session".into(), "a".into())]
+            [
+                ("other".to_string(), "c".to_string()),
+                ("session".into(), "a".into())
+            ]
         );
         assert!(store.take_expired(200).is_empty());
         assert_eq!(store.len(), 1);

@@ -10,10 +10,7 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
     #[error("cannot watch {path}: {source}")]
-    Watch {
-        path: String,
-        source: notify::Error,
-    },
+    Watch { path: String, source: notify::Error },
 }
 
 /// Keeps the watch alive; dropping it stops watching.
@@ -44,7 +41,10 @@ pub fn watch(host: Arc<PluginHost>, debounce: Duration) -> Result<Watcher, Watch
     let (dir, toml) = host.watched_paths();
     let dir = absolute(&dir);
     let toml = absolute(&toml);
-    let toml_dir = toml.parent().map(Path::to_owned).unwrap_or_else(|| PathBuf::from("."));
+    let toml_dir = toml
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_else(|| PathBuf::from("."));
     let _ = std::fs::create_dir_all(&dir);
     let (watched_dir, watched_toml) = (dir.clone(), toml.clone());
     let mut debouncer = new_debouncer(debounce, None, move |result: DebounceEventResult| {
