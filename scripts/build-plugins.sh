@@ -13,7 +13,8 @@ out="${1:-plugins/dist}"
 rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 # The plugins' own target dir: their profile and rustflags differ from the router's.
 target="$CARGO_TARGET_DIR/plugins"
-cargo build --release --manifest-path plugins/Cargo.toml --target wasm32-wasip2 --target-dir "$target"
+# From inside plugins/, so its .cargo/config.toml (the guests' 64 KiB stack) applies.
+(cd plugins && cargo build --release --target wasm32-wasip2 --target-dir "$target")
 mkdir -p "$out"
 for wasm in "$target"/wasm32-wasip2/release/*.wasm; do
   # Copy then rename: slog watches the directory and must never see a half-written file.

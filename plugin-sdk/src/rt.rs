@@ -59,6 +59,14 @@ fn virtual_event(v: VirtualEvent) -> WitVirtualEvent {
 }
 
 pub fn init<P: Plugin>(settings: &str, version: &str) -> Result<PluginInfo, String> {
+    // A panic is a trap either way; its message goes to slog's log instead of a stderr the
+    // plugin does not have.
+    std::panic::set_hook(Box::new(|info| {
+        bindings::slog::plugin::host::log(
+            bindings::slog::plugin::host::Level::Error,
+            &info.to_string(),
+        )
+    }));
     let settings = Settings::parse(settings)?;
     let mut plugin = P::default();
     plugin.init(&settings)?;

@@ -12,11 +12,17 @@ impl Plugin for CourseCheck {
             return Ok(());
         }
         if event.prop_str("course_name").is_none() {
-            return Err(Reject::field("ps.course_name", "buyCourse needs a course_name"));
+            return Err(Reject::field(
+                "ps.course_name",
+                "buyCourse needs a course_name",
+            ));
         }
         match event.prop_f64("money") {
             Some(money) if money > 0.0 => Ok(()),
-            _ => Err(Reject::field("ps.money", "buyCourse needs a positive money")),
+            _ => Err(Reject::field(
+                "ps.money",
+                "buyCourse needs a positive money",
+            )),
         }
     }
 }
@@ -31,11 +37,17 @@ mod tests {
     #[test]
     fn buy_course_needs_a_name_and_a_positive_amount() {
         let check = |props| CourseCheck.validate(&Event::track("buyCourse", props));
-        assert_eq!(check(json!({"course_name": "新概念", "money": 199})), Ok(()));
+        assert_eq!(
+            check(json!({"course_name": "新概念", "money": 199})),
+            Ok(())
+        );
         let err = check(json!({"course_name": "新概念", "money": 0})).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("ps.money"));
         let err = check(json!({"money": 10})).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("ps.course_name"));
-        assert_eq!(CourseCheck.validate(&Event::track("pageview", json!({}))), Ok(()));
+        assert_eq!(
+            CourseCheck.validate(&Event::track("pageview", json!({}))),
+            Ok(())
+        );
     }
 }

@@ -49,7 +49,10 @@ mod tests {
     fn first_time_app_start_or_pageview_makes_a_new_user() {
         let p = NewUser::default();
         let first = json!({"is_first_time": true});
-        assert_eq!(p.derive(&Event::track("AppStart", first.clone()))[0].eid, "newUser");
+        assert_eq!(
+            p.derive(&Event::track("AppStart", first.clone()))[0].eid,
+            "newUser"
+        );
         assert_eq!(p.derive(&Event::track("pageview", first.clone())).len(), 1);
         assert!(p.derive(&Event::track("buyCourse", first)).is_empty());
         assert!(p

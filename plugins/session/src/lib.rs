@@ -3,7 +3,9 @@
 //! emits `sessionSummary` with the pages viewed (`page_events`, default `["pageview"]`), the
 //! events, the start, end and duration. slog keeps the state between events (and closes
 //! sessions whose user never comes back).
-use slog_plugin_sdk::{export, json, Event, Hook, Plugin, SessionStep, Settings, Value, VirtualEvent};
+use slog_plugin_sdk::{
+    export, json, Event, Hook, Plugin, SessionStep, Settings, Value, VirtualEvent,
+};
 
 pub struct Session {
     timeout_ms: i64,
@@ -106,7 +108,10 @@ impl Plugin for Session {
     }
 
     fn session_close(&self, state: &str) -> Vec<VirtualEvent> {
-        Visit::parse(state).map(|v| v.summary()).into_iter().collect()
+        Visit::parse(state)
+            .map(|v| v.summary())
+            .into_iter()
+            .collect()
     }
 }
 
@@ -133,7 +138,10 @@ mod tests {
         assert_eq!(third.set_props["session_id"], "e1");
         assert!(third.emit.is_empty());
 
-        let later = s.session(&event("e4", "pageview", 120_000 + 1_800_001), Some(&third.state));
+        let later = s.session(
+            &event("e4", "pageview", 120_000 + 1_800_001),
+            Some(&third.state),
+        );
         assert_eq!(later.set_props["session_id"], "e4");
         let summary = &later.emit[0];
         assert_eq!(summary.eid, "sessionSummary");

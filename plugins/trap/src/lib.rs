@@ -17,7 +17,10 @@ impl Plugin for Trap {
     }
 
     fn validate(&self, event: &Event) -> Result<(), Reject> {
-        if event.eid().is_some_and(|e| self.spare.iter().any(|s| s == e)) {
+        if event
+            .eid()
+            .is_some_and(|e| self.spare.iter().any(|s| s == e))
+        {
             return Ok(());
         }
         panic!("trap plugin: refusing to return for {:?}", event.eid());

@@ -49,7 +49,11 @@ impl PluginEngine {
             .total_tables(instances * 8)
             .max_memory_size(memory_cap);
         let mut wasm = Config::new();
+        // No wasm backtraces: a trap's reason goes into client answers and dead letters, where
+        // a list of function offsets of a stripped plugin helps nobody (a panic's message is in
+        // slog's log through the SDK).
         wasm.wasm_component_model(true)
+            .wasm_backtrace_max_frames(None)
             .epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm).map_err(EngineError::Setup)?;

@@ -125,7 +125,7 @@ impl Runtime {
         instance
             .store
             .set_epoch_deadline(self.engine.deadline_ticks);
-        let result = call(instance.plugin.slog_plugin_hooks(), &mut instance.store);
+        let result = guarded(|| call(instance.plugin.slog_plugin_hooks(), &mut instance.store));
         match result {
             Ok(value) => {
                 let mut idle = self.idle.lock().expect("pool lock");
@@ -134,7 +134,7 @@ impl Runtime {
                 }
                 Ok(value)
             }
-            Err(e) => Err(self.failed(CallError::from_wasm(e))),
+            Err(e) => Err(self.failed(e)),
         }
     }
 
@@ -155,6 +155,25 @@ impl Runtime {
     }
 }
 
+/// Runs a call into a plugin, turning a panic on the host side of it into a failure of that
+/// call. wasmtime-wasi's synchronous streams block on a Tokio runtime, which panics on a Tokio
+/// worker: a plugin that writes to stdout or stderr must cost its event, not the request.
+fn guarded<T>(call: impl FnOnce() -> wasmtime::Result<T>) -> Result<T, CallError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
+        Ok(result) => result.map_err(CallError::from_wasm),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(CallError::Trap(format!(
+                "host panicked during the call: {message}"
+            )))
+        }
+    }
+}
+
 fn new_instance(
     engine: &PluginEngine,
     pre: &PluginPre<HostState>,
@@ -168,13 +187,9 @@ fn new_instance(
     store.limiter(|state| state);
     store.epoch_deadline_trap();
     store.set_epoch_deadline(engine.deadline_ticks);
-    let plugin = pre
-        .instantiate(&mut store)
-        .map_err(|e| LoadError::Init(CallError::from_wasm(e)))?;
-    let info = plugin
-        .slog_plugin_hooks()
-        .call_init(&mut store, settings)
-        .map_err(|e| LoadError::Init(CallError::from_wasm(e)))?
+    let plugin = guarded(|| pre.instantiate(&mut store)).map_err(LoadError::Init)?;
+    let info = guarded(|| plugin.slog_plugin_hooks().call_init(&mut store, settings))
+        .map_err(LoadError::Init)?
         .map_err(LoadError::InitRefused)?;
     Ok((Instance { store, plugin }, info))
 }
