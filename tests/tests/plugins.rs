@@ -166,6 +166,32 @@ async fn newuser_emits_a_virtual_event_and_identity_rules_links_the_order() {
 }
 
 #[tokio::test]
+async fn transform_edits_properties_for_the_projects_it_is_set_up_for() {
+    let toml = r#"
+[[plugin]]
+name = "stamp"
+file = "stamp.wasm"
+projects = ["zhibo"]
+[plugin.settings]
+key = "channel"
+value = "app"
+"#;
+    let s = PluginSlog::start(&["stamp.wasm"], toml, "");
+    let bare = track("pageview", json!({"a": 1}), json!({}));
+    assert_eq!(post(&s.slog, &bare).await.0, StatusCode::OK);
+    let sent = track("pageview", json!({"channel": "web"}), json!({}));
+    assert_eq!(post(&s.slog, &sent).await.0, StatusCode::OK);
+    let mut elsewhere = bare.clone();
+    elsewhere["project"] = json!("other");
+    assert_eq!(post(&s.slog, &elsewhere).await.0, StatusCode::OK);
+
+    let events = s.slog.file_records("events");
+    assert_eq!(events[0]["ps"], json!({"a": 1, "channel": "app"}));
+    assert_eq!(events[1]["ps"], json!({"channel": "web"}));
+    assert_eq!(events[2]["ps"], json!({"a": 1}));
+}
+
+#[tokio::test]
 async fn sessions_get_ids_and_a_quiet_user_gets_a_summary() {
     let s = PluginSlog::start(&EXAMPLE_FILES, EXAMPLES, "session_sweep_ms = 100");
     for eid in ["pageview", "click", "pageview"] {
