@@ -318,3 +318,83 @@ fn virtual_events(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::normalize::normalize;
+    use serde_json::json;
+
+    fn event() -> Event {
+        normalize(
+            json!({"stype": 100, "eid": "pageview", "project": "zhibo", "sid": "s1",
+                   "ps": {"a": 1}, "uidentity": {"userid": 42, "deviceUUID": "d-1"}}),
+            1_000,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn plugins_see_identities_as_text_and_props_as_json() {
+        let wit = to_wit(&event());
+        assert_eq!(wit.props, r#"{"a":1}"#);
+        assert_eq!(
+            wit.identities,
+            [
+                ("userid".into(), "42".into()),
+                ("deviceUUID".into(), "d-1".into())
+            ]
+        );
+        assert_eq!(wit.eid.as_deref(), Some("pageview"));
+    }
+
+    #[test]
+    fn virtual_events_are_track_events_of_the_same_user_marked_with_their_plugin() {
+        let source = event();
+        let emitted = vec![
+            types::VirtualEvent {
+                eid: "newUser".into(),
+                props: r#"{"x":true}"#.into(),
+                time: None,
+            },
+            types::VirtualEvent {
+                eid: "later".into(),
+                props: "{}".into(),
+                time: Some(5_000),
+            },
+        ];
+        let events = virtual_events("newuser", &Source::of(&source), emitted).unwrap();
+        assert_eq!(events[0].kind, MessageKind::Track);
+        assert_eq!(events[0].derived_by.as_deref(), Some("newuser"));
+        assert_eq!(events[0].uidentity, source.uidentity);
+        assert_eq!(events[0].sid.as_deref(), Some("s1"));
+        assert_eq!(events[0].time, source.time);
+        assert_eq!(events[0].ps, *json!({"x": true}).as_object().unwrap());
+        assert_ne!(events[0].event_id, source.event_id);
+        assert_eq!(events[1].time, 5_000);
+    }
+
+    #[test]
+    fn unusable_answers_are_failures_not_events() {
+        let source = event();
+        let nameless = vec![types::VirtualEvent {
+            eid: String::new(),
+            props: "{}".into(),
+            time: None,
+        }];
+        let err = virtual_events("p", &Source::of(&source), nameless).unwrap_err();
+        assert_eq!(err.kind(), "invalid_answer");
+        assert!(json_object("[1, 2]").is_err());
+        assert!(json_object("not json").is_err());
+    }
+
+    #[test]
+    fn the_empty_chain_leaves_events_alone() {
+        let chain = Chain::empty();
+        let mut e = event();
+        let before = e.clone();
+        chain.before_identity(&mut e).unwrap();
+        assert!(chain.after_identity(&mut e).unwrap().is_empty());
+        assert_eq!(e, before);
+    }
+}
