@@ -15,6 +15,7 @@ use slog_router::pipeline::normalize::normalize;
 use slog_router::pipeline::route::Router;
 use slog_router::pipeline::validate::validate;
 use slog_router::pipeline::{Pipeline, RequestContext};
+use slog_router::plugins::Chain;
 use std::sync::Arc;
 
 const NOW: i64 = 1_764_000_000_000;
@@ -89,7 +90,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("pipeline_one_event", |b| {
         b.iter_batched(
             || event.clone(),
-            |v| pipeline.process(&registry, &request, v, NOW),
+            |v| pipeline.process(&Chain::empty(), &registry, &request, v, NOW),
             BatchSize::SmallInput,
         )
     });

@@ -37,6 +37,50 @@ pub struct Config {
     pub admin: AdminConfig,
     pub log: LogConfig,
     pub identity: crate::identity::IdentityConfig,
+    pub plugins: PluginsConfig,
+}
+
+/// WebAssembly plugins (`crate::plugins`): where they are and the sandbox's limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsConfig {
+    /// Directory holding the `.wasm` files that plugins.toml names.
+    pub dir: PathBuf,
+    /// Which plugins run, in which order, for what, with which settings. Missing: no plugins.
+    pub config: PathBuf,
+    /// Reload when a file in `dir` or the plugins.toml changes.
+    pub watch: bool,
+    /// Changes closer together than this are one reload.
+    pub debounce_ms: u64,
+    /// Longest a plugin call may run before it is interrupted (the event then follows the policy).
+    pub call_timeout_ms: u64,
+    /// Granularity of that deadline: the epoch ticker's period.
+    pub epoch_tick_ms: u64,
+    /// Linear memory cap of one plugin instance.
+    pub max_memory_bytes: u64,
+    /// Plugin instances alive at once, across every plugin and every chain still in use.
+    pub max_instances: u32,
+    /// Idle instances kept per plugin for reuse.
+    pub idle_instances_per_plugin: usize,
+    /// How often expired sessions are closed (and their summaries emitted).
+    pub session_sweep_ms: u64,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        PluginsConfig {
+            dir: PathBuf::from("plugins/dist"),
+            config: PathBuf::from("config/plugins.toml"),
+            watch: true,
+            debounce_ms: 250,
+            call_timeout_ms: 50,
+            epoch_tick_ms: 5,
+            max_memory_bytes: 32 * 1024 * 1024,
+            max_instances: 64,
+            idle_instances_per_plugin: 4,
+            session_sweep_ms: 1000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -356,13 +400,20 @@ impl Config {
             return invalid("sink.kafka.topic_partitions and topic_replication must be >= 1");
         }
         self.identity.validate().map_err(ConfigError::Invalid)?;
+        let p = &self.plugins;
+        if p.call_timeout_ms == 0 || p.epoch_tick_ms == 0 || p.epoch_tick_ms > p.call_timeout_ms {
+            return invalid("plugins.epoch_tick_ms must be between 1 and plugins.call_timeout_ms");
+        }
+        if p.max_instances == 0 || p.max_memory_bytes < 64 * 1024 || p.session_sweep_ms == 0 {
+            return invalid("plugins.max_instances and plugins.session_sweep_ms must be >= 1, plugins.max_memory_bytes >= 65536");
+        }
         Ok(())
     }
 }
 
 /// The config's top-level sections: `SLOG_*` variables outside them are not slog settings.
-const SECTIONS: [&str; 8] = [
-    "server", "routing", "sink", "registry", "enrich", "admin", "log", "identity",
+const SECTIONS: [&str; 9] = [
+    "server", "routing", "sink", "registry", "enrich", "admin", "log", "identity", "plugins",
 ];
 
 /// Sets `a.b.c` in `tree` from `SLOG_A__B__C=value`. `SLOG_ADMIN_TOKEN` is an alias of

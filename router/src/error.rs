@@ -33,6 +33,9 @@ pub enum Code {
     PresetProtected,
     RegistryUnavailable,
     IdentityUnavailable,
+    PluginRejected,
+    PluginFailed,
+    PluginReloadFailed,
 }
 
 impl Code {
@@ -63,6 +66,9 @@ impl Code {
             Code::PresetProtected => "preset_protected",
             Code::RegistryUnavailable => "registry_unavailable",
             Code::IdentityUnavailable => "identity_unavailable",
+            Code::PluginRejected => "plugin_rejected",
+            Code::PluginFailed => "plugin_failed",
+            Code::PluginReloadFailed => "plugin_reload_failed",
         }
     }
 }

@@ -90,6 +90,9 @@ pub struct Event {
     /// How `uidentity.uuid` was obtained; absent when the event neither carried nor needed one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uuid_source: Option<UuidSource>,
+    /// The plugin that emitted this virtual event (seed §5.1); absent for events sent by clients.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub derived_by: Option<String>,
 }
 
 impl Event {
@@ -129,6 +132,7 @@ mod tests {
             ps: Map::new(),
             uidentity: uidentity.as_object().unwrap().clone(),
             uuid_source: None,
+            derived_by: None,
         }
     }
 

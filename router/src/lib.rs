@@ -12,5 +12,6 @@ pub mod identity;
 pub mod ingest;
 pub mod metadata;
 pub mod pipeline;
+pub mod plugins;
 pub mod server;
 pub mod sink;

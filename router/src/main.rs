@@ -40,6 +40,27 @@ enum Command {
         #[arg(long, short, default_value = "config/slog.toml")]
         config: PathBuf,
     },
+    /// Operator and CI tools for WebAssembly plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Load a plugin as slog would (compile, link, start, run init with the settings) and print
+    /// its hash, version and hooks; exit 1 with the reason when it would not load.
+    Check {
+        /// The component, e.g. plugins/dist/course_check.wasm.
+        file: PathBuf,
+        /// The settings to hand to init, as a JSON object (the plugins.toml entry's `settings`).
+        #[arg(long, default_value = "{}")]
+        settings: String,
+        /// Take the sandbox limits ([plugins] memory cap, call timeout) from this config file.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -72,6 +93,30 @@ fn main() -> anyhow::Result<()> {
         Command::CheckConfig { config } => {
             let config = load(&config)?;
             println!("{config:#?}");
+            Ok(())
+        }
+        Command::Plugin {
+            command:
+                PluginCommand::Check {
+                    file,
+                    settings,
+                    config,
+                },
+        } => {
+            let limits = match config {
+                Some(path) => load(&path)?.plugins,
+                None => Default::default(),
+            };
+            let report = slog_router::plugins::check::check(&file, &settings, &limits)
+                .with_context(|| format!("{} is not a loadable slog plugin", file.display()))?;
+            println!(
+                "{}: ok\n  sha256  {}\n  size    {} bytes\n  version {}\n  hooks   {}",
+                file.display(),
+                report.sha256,
+                report.bytes,
+                report.version,
+                report.hooks.join(", ")
+            );
             Ok(())
         }
     }

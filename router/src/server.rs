@@ -9,6 +9,7 @@ use crate::identity::{self, IdentityStage};
 use crate::ingest::{self, AppState, Limits};
 use crate::metadata::Registry;
 use crate::pipeline::Pipeline;
+use crate::plugins::{self, PluginHost};
 use crate::sink;
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -39,7 +40,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     } else {
         None
     };
+    let plugins = start_plugins(&config, &pipeline, &sink)?;
     let state = AppState {
+        plugins: plugins.host,
         pipeline,
         registry,
         enrichers,
@@ -92,9 +95,50 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         () = forced => tracing::warn!(?grace, "in-flight requests did not finish in time"),
     }
 
+    drop(plugins.watcher);
     sink.close().await.context("flushing the sink")?;
     tracing::info!("sink flushed; bye");
     Ok(())
+}
+
+/// The plugin host and what keeps it current.
+struct Plugins {
+    host: Arc<PluginHost>,
+    watcher: Option<plugins::watcher::Watcher>,
+}
+
+/// Loads plugins.toml and starts the epoch ticker, the session sweeper and the file watcher. A
+/// chain that does not load is reported and slog serves without plugins until a reload works.
+fn start_plugins(
+    config: &Config,
+    pipeline: &Arc<Pipeline>,
+    sink: &Arc<dyn sink::Sink>,
+) -> anyhow::Result<Plugins> {
+    let settings = &config.plugins;
+    let host = Arc::new(PluginHost::new(settings).context("starting the plugin engine")?);
+    host.engine()
+        .spawn_ticker(Duration::from_millis(settings.epoch_tick_ms));
+    // The error is logged and shown in GET /admin/plugins by the host itself.
+    let _ = host.reload();
+    plugins::sweeper::spawn(
+        host.clone(),
+        pipeline.clone(),
+        sink.clone(),
+        Duration::from_millis(settings.session_sweep_ms),
+    );
+    let watcher = if settings.watch {
+        let debounce = Duration::from_millis(settings.debounce_ms);
+        match plugins::watcher::watch(host.clone(), debounce) {
+            Ok(watcher) => Some(watcher),
+            Err(e) => {
+                tracing::warn!(error = %e, "plugin files are not watched; use POST /admin/plugins/reload");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    Ok(Plugins { host, watcher })
 }
 
 async fn wait_for_signal() {

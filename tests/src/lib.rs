@@ -2,3 +2,4 @@ pub mod backend;
 pub mod harness;
 pub mod http;
 pub mod mmdb;
+pub mod plugins;

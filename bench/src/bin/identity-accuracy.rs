@@ -215,15 +215,21 @@ impl Report {
             });
         }
         // A person's uuid: the one most of their account-carrying events end on, else most events.
+        // Anonymous events on a shared browser do not vote: who sent them is ambiguous to slog.
         let mut votes: Vec<BTreeMap<&str, (usize, usize)>> =
             vec![BTreeMap::new(); population.people];
         for &Seen {
             person,
             final_,
             origin,
+            device,
             ..
         } in &seen
         {
+            let shared = device.is_some_and(|d| population.devices[d].users.len() > 1);
+            if origin == Origin::Anonymous && shared {
+                continue;
+            }
             if let Some(f) = final_ {
                 let v = votes[person].entry(f).or_default();
                 if origin != Origin::Anonymous {
@@ -240,9 +246,8 @@ impl Report {
         for (person, uuid) in canonical.iter().enumerate() {
             if let Some(uuid) = uuid {
                 if let Some(other) = owners.insert(uuid, person) {
-                    if other != person {
-                        r.false_merges += 1;
-                    }
+                    r.false_merges += 1;
+                    eprintln!("false merge: people {other} and {person} are both on {uuid}");
                 }
             }
         }

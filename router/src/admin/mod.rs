@@ -4,4 +4,5 @@ mod body;
 pub mod health;
 pub mod identity_api;
 pub mod metrics;
+pub mod plugins_api;
 pub mod registry_api;

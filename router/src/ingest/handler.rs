@@ -87,9 +87,15 @@ async fn process(state: &AppState, request: &RequestContext, payload: Payload) -
         Payload::Batch(ms) => (false, ms),
     };
     let snapshot = state.registry.snapshot();
+    // One chain for the whole request: a reload swapping in a new one mid-batch does not split it.
+    let chain = state.plugins.chain();
     let mut admissions: Vec<Result<Admitted, Refused>> = messages
         .into_iter()
-        .map(|m| state.pipeline.admit(&snapshot, request, m, received_at))
+        .map(|m| {
+            state
+                .pipeline
+                .admit(&chain, &snapshot, request, m, received_at)
+        })
         .collect();
     if let Some(identity) = &state.identity {
         let admitted = admissions.iter_mut().filter_map(|a| a.as_mut().ok());
@@ -107,7 +113,7 @@ async fn process(state: &AppState, request: &RequestContext, payload: Payload) -
     let outcomes: Vec<Outcome> = admissions
         .into_iter()
         .map(|admission| match admission {
-            Ok(admitted) => state.pipeline.complete(admitted),
+            Ok(admitted) => state.pipeline.complete(&chain, admitted),
             Err(refused) => Outcome::Rejected(refused),
         })
         .collect();

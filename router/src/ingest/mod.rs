@@ -9,6 +9,7 @@ use crate::error::{Code, Rejection};
 use crate::identity::IdentityStage;
 use crate::metadata::Registry;
 use crate::pipeline::Pipeline;
+use crate::plugins::PluginHost;
 use crate::sink::Sink;
 use axum::http::{header, HeaderValue, Method};
 use axum::response::IntoResponse;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub sink: Arc<dyn Sink>,
     /// The identity step; `None` when `identity.enabled` is false.
     pub identity: Option<IdentityStage>,
+    /// The WebAssembly plugins: the chain every request runs, reloads, status.
+    pub plugins: Arc<PluginHost>,
     /// Admin API bearer token; `None` turns the admin API off.
     pub admin_token: Option<Arc<str>>,
     pub limits: Limits,
@@ -48,6 +51,7 @@ pub fn app(state: AppState, cors_origins: &[String]) -> axum::Router {
         .route("/metrics", get(admin::metrics::render))
         .merge(admin::registry_api::routes(state.clone()))
         .merge(admin::identity_api::routes(state.clone()))
+        .merge(admin::plugins_api::routes(state.clone()))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(admin::metrics::count_requests))
         .with_state(state)

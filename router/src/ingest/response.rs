@@ -28,6 +28,8 @@ pub fn status_of(code: Code) -> StatusCode {
         }
         Code::Unauthorized => StatusCode::UNAUTHORIZED,
         Code::AlreadyExists | Code::PresetProtected => StatusCode::CONFLICT,
+        // The new plugin chain was not loaded: the request was fine, the files are not.
+        Code::PluginReloadFailed => StatusCode::UNPROCESSABLE_ENTITY,
         Code::InvalidJson
         | Code::InvalidType
         | Code::MissingField
@@ -38,7 +40,9 @@ pub fn status_of(code: Code) -> StatusCode {
         | Code::InvalidGzip
         | Code::UnregisteredEvent
         | Code::UnknownProperty
-        | Code::TypeMismatch => StatusCode::BAD_REQUEST,
+        | Code::TypeMismatch
+        | Code::PluginRejected
+        | Code::PluginFailed => StatusCode::BAD_REQUEST,
     }
 }
 

@@ -21,6 +21,7 @@ use crate::error::Rejection;
 use crate::event::Event;
 use crate::identity::Merge;
 use crate::metadata::Snapshot;
+use crate::plugins::Chain;
 use crate::sink::Record;
 pub use enrich::RequestContext;
 use serde_json::Value;
@@ -81,10 +82,11 @@ impl Pipeline {
     }
 
     /// The synchronous first half for one message received at `received_at` (epoch ms),
-    /// validating against `snapshot` (one snapshot per request, so a batch sees one registry
-    /// version).
+    /// validating against `snapshot` and running `chain`'s plugins (one snapshot and one chain per
+    /// request, so a batch sees one registry version and one plugin chain).
     pub fn admit(
         &self,
+        chain: &Chain,
         snapshot: &Snapshot,
         request: &RequestContext,
         message: Value,
@@ -99,6 +101,9 @@ impl Pipeline {
         match validate::validate(&event, snapshot, policy) {
             Ok(findings) => {
                 enrich::enrich(&mut event, request, &self.enrichers);
+                if let Err(rejection) = chain.before_identity(&mut event) {
+                    return Err(self.refuse(&event, rejection));
+                }
                 Ok(Admitted {
                     event: Box::new(event),
                     findings,
@@ -109,13 +114,18 @@ impl Pipeline {
         }
     }
 
-    /// The second half, once identity resolution has filled the event's uuid.
-    pub fn complete(&self, admitted: Admitted) -> Outcome {
+    /// The second half, once identity resolution has filled the event's uuid. The plugins'
+    /// virtual events skip registry validation: their plugin's authors own them.
+    pub fn complete(&self, chain: &Chain, admitted: Admitted) -> Outcome {
         let Admitted {
-            event,
+            mut event,
             findings,
             merges,
         } = admitted;
+        let virtual_events = match chain.after_identity(&mut event) {
+            Ok(events) => events,
+            Err(rejection) => return Outcome::Rejected(self.refuse(&event, rejection)),
+        };
         let mut derived: Vec<Record> = merges
             .iter()
             .map(|merge| self.router.identity_merge(&event, merge))
@@ -124,7 +134,9 @@ impl Pipeline {
             self.first_referrer_profile
                 .then(|| derive::first_referrer_profile(&event))
                 .flatten()
-                .map(|profile| self.router.route(&profile)),
+                .iter()
+                .chain(&virtual_events)
+                .map(|derived| self.router.route(derived)),
         );
         let record = self.router.route(&event);
         Outcome::Accepted {
@@ -138,13 +150,14 @@ impl Pipeline {
     /// Both halves without identity resolution: for benchmarks and tests of the pure stages.
     pub fn process(
         &self,
+        chain: &Chain,
         snapshot: &Snapshot,
         request: &RequestContext,
         message: Value,
         received_at: i64,
     ) -> Outcome {
-        match self.admit(snapshot, request, message, received_at) {
-            Ok(admitted) => self.complete(admitted),
+        match self.admit(chain, snapshot, request, message, received_at) {
+            Ok(admitted) => self.complete(chain, admitted),
             Err(refused) => Outcome::Rejected(refused),
         }
     }

@@ -119,6 +119,7 @@ pub fn normalize(message: Value, received_at: i64) -> Result<Event, Rejection> {
         ps,
         uidentity,
         uuid_source: None,
+        derived_by: None,
     })
 }
 

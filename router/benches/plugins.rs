@@ -1,0 +1,104 @@
+//! What plugins add per event: the hook stages on a realistic web pageview with no plugin, with
+//! the no-op plugin (one `validate` call) and with the chain of the four examples (one call each:
+//! course-check validate, identity-rules identify, newuser derive, session session), on reused
+//! instances. Needs the plugins built (`scripts/build-plugins.sh`).
+//! Run: `cargo bench -p slog-router --bench plugins`.
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use serde_json::json;
+use slog_router::config::PluginsConfig;
+use slog_router::event::Event;
+use slog_router::pipeline::normalize::normalize;
+use slog_router::plugins::{Chain, PluginHost};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn event() -> Event {
+    let mut event = normalize(
+        json!({"stype": 100, "eid": "pageview", "project": "zhibo", "ver": "js1.1.0",
+          "ps": {"ct": 100, "url": "https://www.example.com/course/7?utm_source=baidu",
+                 "title": "新概念英语 第一册 · 名师精讲", "referrer": "https://www.baidu.com/s?wd=x",
+                 "is_first_time": false, "screen_width": 1920, "screen_height": 1080,
+                 "os": "Windows", "os_version": "10", "browser": "Chrome", "browser_version": "120.0.0.0",
+                 "ip": "180.12.43.42", "city": "北京", "province": "北京市", "country": "中国"},
+          "uidentity": {"deviceUUID": "d-00000007-5f1c-4d7e-9a0b-3c2e1f0a9b8c", "browserId": "b-7"}}),
+        1_764_000_000_000,
+    )
+    .unwrap();
+    // As after identity resolution.
+    event.uidentity.insert("uuid".into(), json!("p-7"));
+    event
+}
+
+/// A host whose chain is `plugins_toml`, loaded from plugins/dist.
+fn chain(plugins_toml: &str) -> (Arc<PluginHost>, Arc<Chain>, tempfile::TempDir) {
+    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist");
+    assert!(
+        dist.join("noop.wasm").exists(),
+        "run scripts/build-plugins.sh first"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plugins.toml"), plugins_toml).unwrap();
+    let config = PluginsConfig {
+        dir: dist,
+        config: dir.path().join("plugins.toml"),
+        ..PluginsConfig::default()
+    };
+    let host = Arc::new(PluginHost::new(&config).unwrap());
+    host.engine()
+        .spawn_ticker(Duration::from_millis(config.epoch_tick_ms));
+    host.reload().unwrap();
+    let chain = host.chain();
+    (host, chain, dir)
+}
+
+const NOOP: &str = "[[plugin]]\nname = \"noop\"\nfile = \"noop.wasm\"\n";
+
+// No event filters: every plugin is called once per event.
+const EXAMPLES: &str = r#"
+[[plugin]]
+name = "course-check"
+file = "course_check.wasm"
+[[plugin]]
+name = "identity-rules"
+file = "identity_rules.wasm"
+[[plugin]]
+name = "newuser"
+file = "newuser.wasm"
+[[plugin]]
+name = "session"
+file = "session.wasm"
+"#;
+
+fn bench(c: &mut Criterion) {
+    let event = event();
+    let (_h0, empty, _d0) = chain("");
+    let (_h1, noop, _d1) = chain(NOOP);
+    let (_h4, examples, _d4) = chain(EXAMPLES);
+    let mut group = c.benchmark_group("plugins");
+    for (name, chain) in [
+        ("no plugin", &empty),
+        ("noop (1 call)", &noop),
+        ("4 examples (4 calls)", &examples),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || event.clone(),
+                |mut e| {
+                    chain.before_identity(&mut e).unwrap();
+                    let derived = chain.after_identity(&mut e).unwrap();
+                    (e, derived)
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(5));
+    targets = bench
+}
+criterion_main!(benches);
