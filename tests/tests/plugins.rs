@@ -342,6 +342,14 @@ async fn a_bad_reload_keeps_the_chain_in_force_and_says_why() {
         .map(|p| p["sha256"].as_str().unwrap().len())
         .collect();
     assert_eq!(hashes, [64, 64, 64, 64]);
+    assert_eq!(before["plugins"][0]["name"], "course-check");
+    assert_eq!(before["plugins"][0]["hooks"], json!(["validate"]));
+    assert_eq!(
+        before["plugins"][0]["reads"],
+        json!(["course_name", "money"])
+    );
+    assert_eq!(before["plugins"][0]["policy"], "fail_closed");
+    assert_eq!(before["plugins"][0]["version"], "0.1.0");
 
     // A broken TOML.
     s.write_plugins_toml("[[plugin]\nname = ");

@@ -26,7 +26,7 @@ impl ChainPlugin {
     }
 
     /// The properties this plugin is handed: the ones it declared, unless it transforms.
-    fn reads(&self) -> Option<&[String]> {
+    pub fn reads(&self) -> Option<&[String]> {
         if self.has(types::HookSet::TRANSFORM) {
             return None;
         }
