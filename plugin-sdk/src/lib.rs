@@ -31,6 +31,11 @@ pub trait Plugin: Default + 'static {
     /// The hooks this plugin implements.
     const HOOKS: &'static [Hook];
 
+    /// The properties the plugin reads, when it reads only a few: slog then hands it just those,
+    /// which makes a call several times cheaper on a typical web event. `None` (the default):
+    /// all of them. Ignored for plugins with a `Transform` hook, which always see everything.
+    const PROPS: Option<&'static [&'static str]> = None;
+
     /// Reads the plugin's settings; an error refuses them and slog keeps its previous chain.
     fn init(&mut self, settings: &Settings) -> Result<(), String> {
         settings.only(&[])

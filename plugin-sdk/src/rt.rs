@@ -84,6 +84,7 @@ pub fn init<P: Plugin>(settings: &str, version: &str) -> Result<PluginInfo, Stri
     Ok(PluginInfo {
         hooks,
         version: version.to_owned(),
+        props: P::PROPS.map(|keys| keys.iter().map(|k| k.to_string()).collect()),
     })
 }
 

@@ -13,6 +13,21 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+// As in the `slog` binary: allocation costs differ a lot between allocators.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// An event with no properties and one identity: what a call costs apart from the event's size.
+fn tiny_event() -> Event {
+    let mut event = normalize(
+        json!({"stype": 100, "eid": "pageview", "project": "zhibo", "uidentity": {"uuid": "p-7"}}),
+        1_764_000_000_000,
+    )
+    .unwrap();
+    event.uidentity.insert("uuid".into(), json!("p-7"));
+    event
+}
+
 fn event() -> Event {
     let mut event = normalize(
         json!({"stype": 100, "eid": "pageview", "project": "zhibo", "ver": "js1.1.0",
@@ -70,18 +85,35 @@ name = "session"
 file = "session.wasm"
 "#;
 
+fn one(name: &str, file: &str) -> String {
+    format!("[[plugin]]\nname = \"{name}\"\nfile = \"{file}\"\n")
+}
+
 fn bench(c: &mut Criterion) {
-    let event = event();
     let (_h0, empty, _d0) = chain("");
     let (_h1, noop, _d1) = chain(NOOP);
     let (_h4, examples, _d4) = chain(EXAMPLES);
+    let singles: Vec<_> = [
+        ("course-check", "course_check.wasm"),
+        ("identity-rules", "identity_rules.wasm"),
+        ("newuser", "newuser.wasm"),
+        ("session", "session.wasm"),
+    ]
+    .into_iter()
+    .map(|(name, file)| (name, chain(&one(name, file))))
+    .collect();
+    let mut cases = vec![
+        ("no plugin".to_string(), event(), &empty),
+        ("noop (1 call), tiny event".to_string(), tiny_event(), &noop),
+        ("noop (1 call)".to_string(), event(), &noop),
+        ("4 examples (4 calls)".to_string(), event(), &examples),
+    ];
+    for (name, (_, chain, _)) in &singles {
+        cases.push((format!("{name} alone (1 call)"), event(), chain));
+    }
     let mut group = c.benchmark_group("plugins");
-    for (name, chain) in [
-        ("no plugin", &empty),
-        ("noop (1 call)", &noop),
-        ("4 examples (4 calls)", &examples),
-    ] {
-        group.bench_function(name, |b| {
+    for (name, event, chain) in &cases {
+        group.bench_function(name.as_str(), |b| {
             b.iter_batched(
                 || event.clone(),
                 |mut e| {

@@ -54,7 +54,10 @@ pub struct PluginsConfig {
     pub debounce_ms: u64,
     /// Longest a plugin call may run before it is interrupted (the event then follows the policy).
     pub call_timeout_ms: u64,
-    /// Granularity of that deadline: the epoch ticker's period.
+    /// Longest a new instance may take to start and run `init` (instantiation is slower than a
+    /// hook call, and a busy machine must not turn a good plugin into a failed reload).
+    pub init_timeout_ms: u64,
+    /// Granularity of the deadlines: the epoch ticker's period.
     pub epoch_tick_ms: u64,
     /// Linear memory cap of one plugin instance.
     pub max_memory_bytes: u64,
@@ -74,6 +77,7 @@ impl Default for PluginsConfig {
             watch: true,
             debounce_ms: 250,
             call_timeout_ms: 50,
+            init_timeout_ms: 1000,
             epoch_tick_ms: 5,
             max_memory_bytes: 32 * 1024 * 1024,
             max_instances: 64,
@@ -401,8 +405,13 @@ impl Config {
         }
         self.identity.validate().map_err(ConfigError::Invalid)?;
         let p = &self.plugins;
-        if p.call_timeout_ms == 0 || p.epoch_tick_ms == 0 || p.epoch_tick_ms > p.call_timeout_ms {
-            return invalid("plugins.epoch_tick_ms must be between 1 and plugins.call_timeout_ms");
+        if p.call_timeout_ms == 0
+            || p.epoch_tick_ms == 0
+            || p.epoch_tick_ms > p.call_timeout_ms.min(p.init_timeout_ms)
+        {
+            return invalid(
+                "plugins.epoch_tick_ms must be between 1 and plugins.call_timeout_ms and init_timeout_ms",
+            );
         }
         if p.max_instances == 0 || p.max_memory_bytes < 64 * 1024 || p.session_sweep_ms == 0 {
             return invalid("plugins.max_instances and plugins.session_sweep_ms must be >= 1, plugins.max_memory_bytes >= 65536");

@@ -26,7 +26,8 @@ pub const ADMIN_TOKEN: &str = "plugin-admin";
 
 impl PluginSlog {
     /// Copies `wasm` files from the dist directory, writes `plugins_toml`, and starts slog with
-    /// the file sink, the lenient policy, an admin token and `extra` appended to `[plugins]`.
+    /// the file sink, the lenient policy, an admin token, a 1 s call deadline unless `extra` sets
+    /// one, and `extra` appended to `[plugins]`.
     pub fn start(wasm: &[&str], plugins_toml: &str, extra: &str) -> PluginSlog {
         let dir = tempfile::tempdir().expect("temp dir");
         let plugins = dir.path().join("plugins");
@@ -35,6 +36,13 @@ impl PluginSlog {
             std::fs::copy(dist().join(name), plugins.join(name)).expect("copy plugin");
         }
         std::fs::write(dir.path().join("plugins.toml"), plugins_toml).expect("plugins.toml");
+        // The deadline is wall time: on a busy CI machine a preempted call can pass the default
+        // 50 ms, which would turn a test about something else into a deadline test.
+        let deadline = if extra.contains("call_timeout_ms") {
+            ""
+        } else {
+            "call_timeout_ms = 1000"
+        };
         let config = format!(
             r#"
 [registry]
@@ -47,6 +55,7 @@ token = "{ADMIN_TOKEN}"
 dir = "{}"
 config = "{}"
 debounce_ms = 100
+{deadline}
 {extra}
 "#,
             plugins.display(),

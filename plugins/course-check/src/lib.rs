@@ -6,6 +6,7 @@ pub struct CourseCheck;
 
 impl Plugin for CourseCheck {
     const HOOKS: &'static [Hook] = &[Hook::Validate];
+    const PROPS: Option<&'static [&'static str]> = Some(&["course_name", "money"]);
 
     fn validate(&self, event: &Event) -> Result<(), Reject> {
         if !event.is("buyCourse") {

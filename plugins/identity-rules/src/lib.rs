@@ -8,6 +8,7 @@ pub struct IdentityRules;
 
 impl Plugin for IdentityRules {
     const HOOKS: &'static [Hook] = &[Hook::Identify];
+    const PROPS: Option<&'static [&'static str]> = Some(&["orderDetailId"]);
 
     fn identify(&self, event: &Event) -> Vec<(String, String)> {
         if event.identity("userid").is_none() || event.identity("orderDetailId").is_some() {

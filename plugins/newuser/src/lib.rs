@@ -19,6 +19,7 @@ impl Default for NewUser {
 
 impl Plugin for NewUser {
     const HOOKS: &'static [Hook] = &[Hook::Derive];
+    const PROPS: Option<&'static [&'static str]> = Some(&["is_first_time"]);
 
     fn init(&mut self, settings: &Settings) -> Result<(), String> {
         settings.only(&["triggers", "eid"])?;

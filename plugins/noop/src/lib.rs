@@ -6,6 +6,7 @@ pub struct Noop;
 
 impl Plugin for Noop {
     const HOOKS: &'static [Hook] = &[Hook::Validate];
+    const PROPS: Option<&'static [&'static str]> = Some(&[]);
 }
 
 export!(Noop);

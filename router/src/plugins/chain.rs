@@ -24,6 +24,14 @@ impl ChainPlugin {
     fn has(&self, hook: types::HookSet) -> bool {
         self.runtime.info.hooks.contains(hook)
     }
+
+    /// The properties this plugin is handed: the ones it declared, unless it transforms.
+    pub fn reads(&self) -> Option<&[String]> {
+        if self.has(types::HookSet::TRANSFORM) {
+            return None;
+        }
+        self.runtime.info.props.as_deref()
+    }
 }
 
 /// The plugins that run on every event, in order.
@@ -67,7 +75,7 @@ impl Chain {
         for plugin in self.selected(event) {
             let name = &*plugin.runtime.name;
             if plugin.has(types::HookSet::VALIDATE) {
-                let wit = view.get(event);
+                let wit = view.get(event, plugin.reads());
                 match plugin.runtime.call(|h, s| h.call_validate(s, wit)) {
                     Ok(Ok(())) => {}
                     Ok(Err(refusal)) => {
@@ -81,7 +89,7 @@ impl Chain {
                 }
             }
             if plugin.has(types::HookSet::TRANSFORM) {
-                let wit = view.get(event);
+                let wit = view.get(event, plugin.reads());
                 let answer = plugin.runtime.call(|h, s| h.call_transform(s, wit));
                 match answer.and_then(|props| props.map(|p| json_object(&p)).transpose()) {
                     Ok(Some(props)) => {
@@ -93,7 +101,7 @@ impl Chain {
                 }
             }
             if plugin.has(types::HookSet::IDENTIFY) {
-                let wit = view.get(event);
+                let wit = view.get(event, plugin.reads());
                 match plugin.runtime.call(|h, s| h.call_identify(s, wit)) {
                     Ok(identities) => {
                         for (key, value) in identities {
@@ -120,7 +128,7 @@ impl Chain {
         for plugin in self.selected(event) {
             let name = &*plugin.runtime.name;
             if plugin.has(types::HookSet::DERIVE) {
-                let wit = view.get(event);
+                let wit = view.get(event, plugin.reads());
                 let answer = plugin.runtime.call(|h, s| h.call_derive(s, wit));
                 match answer.and_then(|vs| virtual_events(name, &Source::of(event), vs)) {
                     Ok(events) => derived.extend(events),
@@ -132,7 +140,7 @@ impl Chain {
                     continue;
                 };
                 let state = self.sessions.state(name, &user);
-                let wit = view.get(event);
+                let wit = view.get(event, plugin.reads());
                 let answer = plugin
                     .runtime
                     .call(|h, s| h.call_session(s, wit, state.as_deref()));
@@ -203,28 +211,46 @@ impl Chain {
     }
 }
 
-/// The event in WIT form, built once and rebuilt only after a hook changed the event.
+/// The event in WIT form. With all properties it is built once per stage and rebuilt only after
+/// a hook changed the event; with the few properties a plugin declared, it is built per call
+/// (a handful of lookups, far cheaper than serialising every property).
 #[derive(Default)]
-struct View(Option<types::Event>);
+struct View {
+    full: Option<types::Event>,
+    partial: Option<types::Event>,
+}
 
 impl View {
-    fn get(&mut self, event: &Event) -> &types::Event {
-        self.0.get_or_insert_with(|| to_wit(event))
+    fn get(&mut self, event: &Event, reads: Option<&[String]>) -> &types::Event {
+        match reads {
+            None => self.full.get_or_insert_with(|| to_wit(event, None)),
+            Some(keys) => self.partial.insert(to_wit(event, Some(keys))),
+        }
     }
 
     fn stale(&mut self) {
-        self.0 = None;
+        self.full = None;
     }
 }
 
-fn to_wit(event: &Event) -> types::Event {
+fn to_wit(event: &Event, reads: Option<&[String]>) -> types::Event {
+    let props = match reads {
+        None => serde_json::to_string(&event.ps),
+        Some(keys) => {
+            let subset: Map<String, Value> = keys
+                .iter()
+                .filter_map(|k| event.ps.get(k).map(|v| (k.clone(), v.clone())))
+                .collect();
+            serde_json::to_string(&subset)
+        }
+    };
     types::Event {
         event_id: event.event_id.to_string(),
         project: event.project.clone(),
         stype: event.stype,
         eid: event.eid.clone(),
         time: event.time,
-        props: serde_json::to_string(&event.ps).unwrap_or_else(|_| "{}".into()),
+        props: props.unwrap_or_else(|_| "{}".into()),
         identities: event
             .uidentity
             .iter()
@@ -342,8 +368,9 @@ mod tests {
 
     #[test]
     fn plugins_see_identities_as_text_and_props_as_json() {
-        let wit = to_wit(&event());
+        let wit = to_wit(&event(), None);
         assert_eq!(wit.props, r#"{"a":1}"#);
+        assert_eq!(to_wit(&event(), Some(&["b".into()])).props, "{}");
         assert_eq!(
             wit.identities,
             [

@@ -25,6 +25,8 @@ pub struct PluginEngine {
     pub memory_cap: usize,
     /// Epoch ticks a call may last.
     pub deadline_ticks: u64,
+    /// Epoch ticks starting an instance (instantiation and `init`) may last.
+    pub init_deadline_ticks: u64,
     cache: Mutex<HashMap<String, Component>>,
 }
 
@@ -62,11 +64,13 @@ impl PluginEngine {
         Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
             .map_err(EngineError::Setup)?;
         let deadline_ticks = config.call_timeout_ms.div_ceil(config.epoch_tick_ms).max(1);
+        let init_deadline_ticks = config.init_timeout_ms.div_ceil(config.epoch_tick_ms).max(1);
         Ok(PluginEngine {
             engine,
             linker,
             memory_cap,
             deadline_ticks,
+            init_deadline_ticks,
             cache: Mutex::new(HashMap::new()),
         })
     }

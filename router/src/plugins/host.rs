@@ -75,6 +75,9 @@ pub struct PluginStatus {
     /// The plugin crate's version, as its `init` reports it.
     pub version: String,
     pub hooks: Vec<&'static str>,
+    /// The properties the plugin declared it reads (it is handed only those); absent: all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reads: Option<Vec<String>>,
     pub policy: config::FailurePolicy,
     pub projects: Vec<String>,
     pub events: Vec<String>,
@@ -265,6 +268,7 @@ impl PluginHost {
                 sha256: p.runtime.hash.clone(),
                 version: p.runtime.info.version.clone(),
                 hooks: super::hook_names(p.runtime.info.hooks),
+                reads: p.reads().map(<[String]>::to_vec),
                 policy: p.entry.policy,
                 projects: p.entry.projects.clone(),
                 events: p.entry.events.clone(),

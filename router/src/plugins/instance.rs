@@ -186,7 +186,7 @@ fn new_instance(
     );
     store.limiter(|state| state);
     store.epoch_deadline_trap();
-    store.set_epoch_deadline(engine.deadline_ticks);
+    store.set_epoch_deadline(engine.init_deadline_ticks);
     let plugin = guarded(|| pre.instantiate(&mut store)).map_err(LoadError::Init)?;
     let info = guarded(|| plugin.slog_plugin_hooks().call_init(&mut store, settings))
         .map_err(LoadError::Init)?
