@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # slog's benchmark: builds in release mode, starts what it needs (a tansu broker, the HTTP
-# ceiling, slog with the file sink, slog with the Kafka sink), loads each over real HTTP on
-# loopback, and prints one Markdown table.
+# ceiling, slog with the file sink, slog with the Kafka sink, each also with the four example
+# plugins on every event: `+plugins` rows), loads each over real HTTP on loopback, and prints one
+# Markdown table.
 #
 #   scripts/bench.sh                                  10 s measured per run (~5-6 minutes)
 #   BENCH_SECONDS=3 BENCH_WARMUP=1 scripts/bench.sh   quick look
@@ -45,6 +46,32 @@ results_dir="${BENCH_RESULTS_DIR:-$CARGO_TARGET_DIR/bench}"
 mkdir -p "$results_dir"
 results="$results_dir/results-$(date +%Y%m%d-%H%M%S).jsonl"
 : >"$results"
+
+# The example plugins (wasm32-wasip2) for the plugin-chain rows.
+step "build the example plugins"
+bash scripts/build-plugins.sh "$work/plugins" >/dev/null
+# Scenario (4): the four example plugins on every event, in the order of config/plugins.toml,
+# with sessions on (each event opens or extends its user's session).
+cat >"$work/plugins.toml" <<'TOML'
+[[plugin]]
+name = "course-check"
+file = "course_check.wasm"
+policy = "fail_closed"
+[[plugin]]
+name = "identity-rules"
+file = "identity_rules.wasm"
+[[plugin]]
+name = "newuser"
+file = "newuser.wasm"
+[[plugin]]
+name = "session"
+file = "session.wasm"
+[plugin.settings]
+timeout_secs = 1800
+page_events = ["pageview"]
+TOML
+PLUGINS_SECTION="$(printf '[plugins]\ndir = "%s"\nconfig = "%s"\nwatch = false\n' "$work/plugins" "$work/plugins.toml")"
+PLUGIN_SCENARIOS=(single batch100)
 
 # Every process started here, so the exit trap leaves nothing behind.
 started=()
@@ -215,6 +242,17 @@ for scenario in "${SCENARIOS[@]}"; do
   rm -rf "$dir"
 done
 
+# The same with the plugin chain on (file sink).
+for scenario in "${PLUGIN_SCENARIOS[@]}"; do
+  dir="$(mktemp -d "$work/slog-file-plugins.XXXX")"
+  printf '[sink]\nkind = "file"\n[log]\nlevel = "info"\n%s\n' "$PLUGINS_SECTION" >"$dir/slog.toml"
+  start_server "$dir" "$BIN/slog" serve --config slog.toml --listen 127.0.0.1:0
+  wait_ready
+  load_http slog-file+plugins "$scenario"
+  stop "$SERVER_PID"
+  rm -rf "$dir"
+done
+
 for scenario in "${SCENARIOS[@]}"; do
   start_broker
   dir="$(mktemp -d "$work/slog-kafka.XXXX")"
@@ -227,6 +265,17 @@ for scenario in "${SCENARIOS[@]}"; do
   stop "$BROKER_PID"
   rm -rf "$dir"
 done
+
+start_broker
+dir="$(mktemp -d "$work/slog-kafka-plugins.XXXX")"
+printf '[sink]\nkind = "kafka"\n[sink.kafka]\nbrokers = "%s"\nlinger_ms = 5\n[log]\nlevel = "info"\n%s\n' \
+  "$BROKERS" "$PLUGINS_SECTION" >"$dir/slog.toml"
+start_server "$dir" "$BIN/slog" serve --config slog.toml --listen 127.0.0.1:0
+wait_ready
+load_http slog-kafka+plugins batch100
+stop "$SERVER_PID"
+stop "$BROKER_PID"
+rm -rf "$dir"
 unset RUST_LOG
 
 # The Kafka ceiling: HTTP gzip changes nothing on the Kafka side, so single and batch100 only.
@@ -275,8 +324,10 @@ rows = [
 ] + [
     ("slog-file", s) for s in ("single", "batch100", "batch100-gzip")
 ] + [
+    ("slog-file+plugins", s) for s in ("single", "batch100")
+] + [
     ("slog-kafka", s) for s in ("single", "batch100", "batch100-gzip")
-] + [("kafka-ceiling", s) for s in ("single", "batch100")]
+] + [("slog-kafka+plugins", "batch100")] + [("kafka-ceiling", s) for s in ("single", "batch100")]
 
 cpu = os.popen("lscpu | sed -n 's/^Model name: *//p'").read().strip()
 print()
@@ -297,9 +348,11 @@ for target, scenario in rows:
         failures += f" (+{rate['unsent']} unsent)"
     rss = max((r.get("peak_rss_kib") or 0) for r in (peak, rate))
     ratios = []
+    if target.endswith("+plugins"):
+        ratios.append(share(peak, get(target.replace("+plugins", ""), scenario, "peak"), "slog without plugins"))
     if target.startswith("slog-"):
         ratios.append(share(peak, get("http-ceiling", scenario, "peak"), "HTTP ceiling"))
-    if target == "slog-kafka":
+    if target.startswith("slog-kafka"):
         kafka_scenario = "single" if scenario == "single" else "batch100"
         ratios.append(share(peak, get("kafka-ceiling", kafka_scenario, "peak"), "Kafka ceiling"))
     # kafka-ceiling is its own load: its load-gen CPU is the producer's, already in CPU/event.
