@@ -1,34 +1,16 @@
 //! End to end with WebAssembly plugins: the real binary loading the example plugins built by
 //! scripts/build-plugins.sh, the file sink, reloads while serving, and the isolation plugins.
-use reqwest::{header, Client, StatusCode};
+use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use slog_tests::harness::{slog_bin, Slog};
+use slog_tests::http::{admin_request, post_event as post};
 use slog_tests::plugins::{dist, PluginSlog, ADMIN_TOKEN};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-async fn post(slog: &Slog, body: &Value) -> (StatusCode, Value) {
-    let response = Client::new()
-        .post(slog.url("/slog/event"))
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("request");
-    let status = response.status();
-    (status, response.json().await.expect("JSON body"))
-}
-
 async fn admin(slog: &Slog, method: reqwest::Method, path: &str) -> (StatusCode, Value) {
-    let response = Client::new()
-        .request(method, slog.url(path))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status();
-    (status, response.json().await.expect("JSON body"))
+    admin_request(slog, ADMIN_TOKEN, method, path, None).await
 }
 
 async fn metrics(slog: &Slog) -> String {
