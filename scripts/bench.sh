@@ -50,26 +50,8 @@ results="$results_dir/results-$(date +%Y%m%d-%H%M%S).jsonl"
 # The example plugins (wasm32-wasip2) for the plugin-chain rows.
 step "build the example plugins"
 bash scripts/build-plugins.sh "$work/plugins" >/dev/null
-# Scenario (4): the four example plugins on every event, in the order of config/plugins.toml,
-# with sessions on (each event opens or extends its user's session).
-cat >"$work/plugins.toml" <<'TOML'
-[[plugin]]
-name = "course-check"
-file = "course_check.wasm"
-policy = "fail_closed"
-[[plugin]]
-name = "identity-rules"
-file = "identity_rules.wasm"
-[[plugin]]
-name = "newuser"
-file = "newuser.wasm"
-[[plugin]]
-name = "session"
-file = "session.wasm"
-[plugin.settings]
-timeout_secs = 1800
-page_events = ["pageview"]
-TOML
+# Scenario (4): the four example plugins on every event (bench/plugin-chain.toml).
+cp bench/plugin-chain.toml "$work/plugins.toml"
 PLUGINS_SECTION="$(printf '[plugins]\ndir = "%s"\nconfig = "%s"\nwatch = false\n' "$work/plugins" "$work/plugins.toml")"
 PLUGIN_SCENARIOS=(single batch100)
 

@@ -69,21 +69,8 @@ fn chain(plugins_toml: &str) -> (Arc<PluginHost>, Arc<Chain>, tempfile::TempDir)
 
 const NOOP: &str = "[[plugin]]\nname = \"noop\"\nfile = \"noop.wasm\"\n";
 
-// No event filters: every plugin is called once per event.
-const EXAMPLES: &str = r#"
-[[plugin]]
-name = "course-check"
-file = "course_check.wasm"
-[[plugin]]
-name = "identity-rules"
-file = "identity_rules.wasm"
-[[plugin]]
-name = "newuser"
-file = "newuser.wasm"
-[[plugin]]
-name = "session"
-file = "session.wasm"
-"#;
+// The four examples on every event, as in scripts/bench.sh.
+const EXAMPLES: &str = include_str!("../../bench/plugin-chain.toml");
 
 fn one(name: &str, file: &str) -> String {
     format!("[[plugin]]\nname = \"{name}\"\nfile = \"{file}\"\n")

@@ -16,6 +16,26 @@ pub struct CachedStore {
     store: Arc<dyn IdentityStore>,
     local: LocalCache,
     redis: Option<RedisCache>,
+    answered_by: LookupCounters,
+}
+
+/// `slog_identity_lookups_total{answered_by}`, registered once: a lookup runs several times per
+/// event, and a handle's increment is one atomic add where `counter!` would look the key up.
+struct LookupCounters {
+    memory: metrics::Counter,
+    redis: metrics::Counter,
+    database: metrics::Counter,
+}
+
+impl LookupCounters {
+    fn new() -> Self {
+        let counter = |layer: &'static str| metrics::counter!("slog_identity_lookups_total", "answered_by" => layer);
+        LookupCounters {
+            memory: counter("memory"),
+            redis: counter("redis"),
+            database: counter("database"),
+        }
+    }
 }
 
 impl CachedStore {
@@ -28,6 +48,7 @@ impl CachedStore {
             store,
             local,
             redis,
+            answered_by: LookupCounters::new(),
         }
     }
 
@@ -38,15 +59,13 @@ impl CachedStore {
     /// The uuid of `identity`, seen at `at` (epoch ms).
     pub async fn lookup(&self, identity: &Identity, at: i64) -> Result<Option<String>, StoreError> {
         if let Some(uuid) = self.local.get(identity) {
-            metrics::counter!("slog_identity_lookups_total", "answered_by" => "memory")
-                .increment(1);
+            self.answered_by.memory.increment(1);
             return Ok(Some(uuid));
         }
         if let Some(redis) = &self.redis {
             match redis.get(identity).await {
                 Ok(Some(uuid)) => {
-                    metrics::counter!("slog_identity_lookups_total", "answered_by" => "redis")
-                        .increment(1);
+                    self.answered_by.redis.increment(1);
                     self.local.put(identity, &uuid);
                     return Ok(Some(uuid));
                 }
@@ -54,7 +73,7 @@ impl CachedStore {
                 Err(e) => redis_failed(&e),
             }
         }
-        metrics::counter!("slog_identity_lookups_total", "answered_by" => "database").increment(1);
+        self.answered_by.database.increment(1);
         let found = self.store.lookup(identity).await?;
         if let Some(uuid) = &found {
             self.store

@@ -66,6 +66,8 @@ pub struct Ranked {
 #[derive(Debug, Clone)]
 pub struct KeyRules {
     ranks: HashMap<String, (Strength, usize)>,
+    /// The account-strength keys of `ranks` (the client's `uuid` included).
+    account_keys: Vec<String>,
     ignored: Vec<String>,
     junk: JunkValues,
     unlisted_priority: usize,
@@ -89,8 +91,14 @@ impl KeyRules {
                 .entry(key.clone())
                 .or_insert((Strength::Device, priority));
         }
+        let account_keys = ranks
+            .iter()
+            .filter(|(_, r)| r.0 == Strength::Account)
+            .map(|(k, _)| k.clone())
+            .collect();
         KeyRules {
             ranks,
+            account_keys,
             ignored: config.ignored_keys.clone(),
             junk: JunkValues::new(&config.junk_values),
             unlisted_priority: priority + 1,
@@ -103,11 +111,7 @@ impl KeyRules {
 
     /// The account keys, for "does this person have an account?" queries.
     pub fn account_keys(&self) -> Vec<&str> {
-        self.ranks
-            .iter()
-            .filter(|(_, r)| r.0 == Strength::Account)
-            .map(|(k, _)| k.as_str())
-            .collect()
+        self.account_keys.iter().map(String::as_str).collect()
     }
 
     pub fn is_junk(&self, value: &str) -> bool {

@@ -150,10 +150,11 @@ impl Resolver {
             Some(uuid) => (uuid, UuidSource::Lookup),
             None => {
                 let minted = Uuid::now_v7().to_string();
-                // The strongest identity first: whoever inserts it first decides the uuid.
-                let anchor = self.first_linkable(&ids, &known);
-                let linked = self.cached.link(&ids[anchor].identity, &minted, at).await?;
-                known[anchor] = Some(linked.clone());
+                // Through the strongest identity, which is unknown here (no account is known,
+                // and when a device is, `choose` refused every device person): whoever inserts
+                // it first decides the uuid.
+                let linked = self.cached.link(&ids[0].identity, &minted, at).await?;
+                known[0] = Some(linked.clone());
                 let source = if linked == minted {
                     UuidSource::New
                 } else {
@@ -228,15 +229,6 @@ impl Resolver {
             }
         }
         Ok(Some(top_uuid.clone()))
-    }
-
-    /// Index of the strongest identity that is not already known (the anchor of a new person).
-    fn first_linkable(&self, ids: &[Ranked], known: &[Option<String>]) -> usize {
-        known
-            .iter()
-            .position(Option::is_none)
-            .unwrap_or(0)
-            .min(ids.len() - 1)
     }
 
     /// Whether `uuid` already has a different value under the key of one of `accounts`.

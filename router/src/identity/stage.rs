@@ -15,6 +15,9 @@ use std::sync::Arc;
 pub struct IdentityStage {
     resolver: Arc<Resolver>,
     on_store_error: OnStoreError,
+    /// `slog_identity_resolutions_total{source}`, one handle per source, registered once
+    /// rather than looked up per event.
+    resolutions: [metrics::Counter; 4],
 }
 
 /// The store failed for some events of a request and the config says to answer 503.
@@ -24,9 +27,18 @@ pub struct Unavailable(pub String);
 
 impl IdentityStage {
     pub fn new(resolver: Arc<Resolver>, on_store_error: OnStoreError) -> Self {
+        let counter = |source: UuidSource| metrics::counter!("slog_identity_resolutions_total", "source" => source_label(source));
         IdentityStage {
             resolver,
             on_store_error,
+            // In declaration order: indexed by `source as usize`.
+            resolutions: [
+                UuidSource::Client,
+                UuidSource::Lookup,
+                UuidSource::New,
+                UuidSource::Unresolved,
+            ]
+            .map(counter),
         }
     }
 
@@ -60,9 +72,7 @@ impl IdentityStage {
             {
                 Ok(resolution) => {
                     if let Some(source) = resolution.source {
-                        metrics::counter!("slog_identity_resolutions_total",
-                            "source" => source_label(source))
-                        .increment(1);
+                        self.resolutions[source as usize].increment(1);
                     }
                     if let Some(uuid) = resolution.uuid {
                         if resolution.source != Some(UuidSource::Client) {
