@@ -170,13 +170,16 @@ rate_of() {
   python3 -c 'import json, sys; print(max(1.0, round(0.7 * json.loads(sys.argv[1])["requests_per_sec"], 1)))' "$1"
 }
 
-# load_http TARGET SCENARIO: the peak run, then the 70% run, against the server just started.
+# load_http TARGET SCENARIO [BROKER_PID]: the peak run, then the 70% run, against the server just
+# started; with BROKER_PID (the Kafka targets) the broker's CPU over the peak run is reported too.
 load_http() {
   local target=$1 scenario=$2 peak rate open
+  local broker=()
+  [ -n "${3:-}" ] && broker=(--broker-pid "$3")
   step "$target / $scenario: peak (${BENCH_SECONDS}s closed loop, $PEAK_CONNECTIONS connections)"
   peak="$("$BIN/slog-load" --url "http://$ADDR/slog/event" --scenario "$scenario" \
     --connections "$PEAK_CONNECTIONS" --duration "$BENCH_SECONDS" --warmup "$BENCH_WARMUP" \
-    --cpu-pid "$SERVER_PID")"
+    --cpu-pid "$SERVER_PID" ${broker[@]+"${broker[@]}"})"
   record "$target" peak "$peak" "$SERVER_PID"
   rate="$(rate_of "$peak")"
   step "$target / $scenario: open loop at $rate req/s (70% of peak)"
@@ -242,7 +245,7 @@ for scenario in "${SCENARIOS[@]}"; do
     "$BROKERS" >"$dir/slog.toml"
   start_server "$dir" "$BIN/slog" serve --config slog.toml --listen 127.0.0.1:0
   wait_ready
-  load_http slog-kafka "$scenario"
+  load_http slog-kafka "$scenario" "$BROKER_PID"
   stop "$SERVER_PID"
   stop "$BROKER_PID"
   rm -rf "$dir"
@@ -254,7 +257,7 @@ printf '[sink]\nkind = "kafka"\n[sink.kafka]\nbrokers = "%s"\nlinger_ms = 5\n[lo
   "$BROKERS" "$PLUGINS_SECTION" >"$dir/slog.toml"
 start_server "$dir" "$BIN/slog" serve --config slog.toml --listen 127.0.0.1:0
 wait_ready
-load_http slog-kafka+plugins batch100
+load_http slog-kafka+plugins batch100 "$BROKER_PID"
 stop "$SERVER_PID"
 stop "$BROKER_PID"
 rm -rf "$dir"
@@ -266,7 +269,7 @@ for scenario in single batch100; do
   step "kafka-ceiling / $scenario: peak (${BENCH_SECONDS}s closed loop, $PEAK_CONNECTIONS in flight)"
   peak="$("$BIN/kafka-ceiling" --brokers "$BROKERS" --topic events --scenario "$scenario" \
     --connections "$PEAK_CONNECTIONS" --linger-ms 5 --duration "$BENCH_SECONDS" \
-    --warmup "$BENCH_WARMUP")"
+    --warmup "$BENCH_WARMUP" --broker-pid "$BROKER_PID")"
   record kafka-ceiling peak "$peak"
   rate="$(rate_of "$peak")"
   step "kafka-ceiling / $scenario: open loop at $rate req/s (70% of peak)"
@@ -318,8 +321,8 @@ print(f"slog benchmark — {os.cpu_count()} cores ({cpu}), loopback HTTP/1.1 kee
 print()
 print("| target | scenario | events/s (peak) | req/s (peak) | p50 ms @70% | p99 ms @70% "
       "| p99.9 ms @70% | non-2xx / errors @70% | CPU µs/event | peak RSS MiB "
-      "| load-gen CPU (cores, peak) | vs ceilings |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+      "| broker CPU µs/event | load-gen CPU (cores, peak) | vs ceilings |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 for target, scenario in rows:
     peak, rate = get(target, scenario, "peak"), get(target, scenario, "rate")
     if not peak:
@@ -342,12 +345,14 @@ for target, scenario in rows:
     print(f"| {target} | {scenario} | {fmt(peak['events_per_sec'])} | {fmt(peak['requests_per_sec'])} "
           f"| {fmt(rate.get('p50_ms'), 2)} | {fmt(rate.get('p99_ms'), 2)} | {fmt(rate.get('p999_ms'), 2)} "
           f"| {failures} | {fmt(peak.get('cpu_us_per_event'), 2)} | {fmt(rss / 1024 if rss else None)} "
+          f"| {fmt(peak.get('broker_cpu_us_per_event'), 2)} "
           f"| {loadgen} | {', '.join(r for r in ratios if r) or '–'} |")
 print()
 print("events/s, req/s: closed loop, 32 connections (kafka-ceiling: 32 requests in flight), 2xx only.")
 print("Latency: open loop at 70% of the peak req/s, 64 connections, from each request's intended send time.")
 print("CPU µs/event: the server process's user+system CPU over the peak run / events answered 2xx")
-print("(kafka-ceiling: the producer process). The broker's CPU is in no row; on 2 cores it competes.")
+print("(kafka-ceiling: the producer process). broker CPU µs/event: the tansu broker's CPU over the")
+print("same window / the same events (Kafka rows); on 2 cores it competes with slog and the load tool.")
 print("peak RSS: VmHWM of that row's server process (fresh per row).")
 print(f"raw results: {path}")
 EOF

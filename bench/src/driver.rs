@@ -45,6 +45,9 @@ pub struct Plan {
     pub rate: Option<f64>,
     /// The process whose CPU time is measured over the window (the server under test).
     pub cpu_pid: Option<u32>,
+    /// The Kafka broker's process, measured over the same window: on a shared machine the
+    /// broker's CPU per event is what the producer side competes with.
+    pub broker_pid: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -184,8 +187,10 @@ where
     let cpu = |pid: Option<u32>| pid.map(procfs::cpu_seconds).transpose();
     tokio::time::sleep_until(pacer.measure_from.into()).await;
     let (server0, me0) = (cpu(plan.cpu_pid)?, procfs::cpu_seconds(me)?);
+    let broker0 = cpu(plan.broker_pid)?;
     tokio::time::sleep_until(pacer.measure_until.into()).await;
     let (server1, me1) = (cpu(plan.cpu_pid)?, procfs::cpu_seconds(me)?);
+    let broker1 = cpu(plan.broker_pid)?;
 
     let mut all = Recorder::default();
     for w in workers {
@@ -231,6 +236,13 @@ where
             line["cpu_us_per_event"] = round3(cpu * 1e6 / events as f64).into();
         }
     }
+    if let (Some(b0), Some(b1)) = (broker0, broker1) {
+        let cpu = b1 - b0;
+        line["broker_cpu_cores"] = round3(cpu / window).into();
+        if events > 0 {
+            line["broker_cpu_us_per_event"] = round3(cpu * 1e6 / events as f64).into();
+        }
+    }
     Ok(line)
 }
 
@@ -272,6 +284,7 @@ mod tests {
             duration: Duration::from_secs(1),
             rate: Some(100.0),
             cpu_pid: None,
+            broker_pid: None,
         };
         let line = run(&plan, |_, pacer| async move {
             let mut rec = Recorder::default();

@@ -3,6 +3,7 @@
 //! Shutdown on SIGTERM or SIGINT: stop accepting connections, let in-flight requests finish (at
 //! most `server.shutdown_grace_secs`), then flush and close the sink, so no accepted event is lost.
 use crate::admin;
+use crate::admin::metric_handles::IngestMetrics;
 use crate::config::Config;
 use crate::enrich::Enrichers;
 use crate::identity::{self, IdentityStage};
@@ -26,7 +27,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let enrichers = Arc::new(Enrichers::new(&config.enrich).map_err(anyhow::Error::msg)?);
     enrichers.spawn_geo_watch(Duration::from_secs(config.enrich.geoip_check_secs));
     let pipeline = Arc::new(Pipeline::new(&config, enrichers.clone()));
-    let sink = sink::build(&config.sink, &pipeline.router().topics())
+    let topics = pipeline.router().topics();
+    let sink = sink::build(&config.sink, &topics)
         .await
         .context("starting the sink")?;
     let identity = if config.identity.enabled {
@@ -60,6 +62,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             max_batch_events: config.server.max_batch_events,
         },
         metrics: Some(metrics),
+        http_metrics: Arc::default(),
+        ingest_metrics: Arc::new(IngestMetrics::new(&topics, sink.name())),
     };
     let app = ingest::app(state, &config.server.cors_allowed_origins)
         .layer(tower_http::trace::TraceLayer::new_for_http());

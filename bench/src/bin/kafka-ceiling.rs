@@ -69,6 +69,9 @@ struct Cli {
     /// message.timeout.ms (slog: sink.kafka.delivery_timeout_ms, default 5000).
     #[arg(long, default_value_t = 5000)]
     delivery_timeout_ms: u64,
+    /// The broker's process id: its CPU time over the measured window is reported too.
+    #[arg(long)]
+    broker_pid: Option<u32>,
     /// Create the --topic list with this many partitions, then exit.
     #[arg(long, value_name = "P")]
     create_topics: Option<i32>,
@@ -141,6 +144,7 @@ async fn main() -> anyhow::Result<()> {
         rate: cli.rate,
         // The producer is this process: its CPU (librdkafka's threads included) is the "server's".
         cpu_pid: Some(std::process::id()),
+        broker_pid: cli.broker_pid,
     };
     let mut line = driver::run(&plan, |index, pacer| worker(index, pacer, shared.clone())).await?;
     line["peak_rss_kib"] = procfs::peak_rss_kib(std::process::id())?.into();

@@ -50,6 +50,9 @@ struct Cli {
     /// The server's process id: its CPU time over the measured window is reported.
     #[arg(long)]
     cpu_pid: Option<u32>,
+    /// The Kafka broker's process id, when slog uses one: its CPU time over the window too.
+    #[arg(long)]
+    broker_pid: Option<u32>,
     /// Generator threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -115,6 +118,7 @@ async fn load(cli: Cli) -> anyhow::Result<serde_json::Value> {
         duration: Duration::from_secs_f64(cli.duration),
         rate: cli.rate,
         cpu_pid: cli.cpu_pid,
+        broker_pid: cli.broker_pid,
     };
     driver::run(&plan, |index, pacer| worker(index, pacer, target.clone())).await
 }

@@ -48,18 +48,19 @@ pub async fn render(State(state): State<AppState>) -> Response {
     }
 }
 
-pub async fn count_requests(request: Request, next: Next) -> Response {
+pub async fn count_requests(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     // The route pattern, not the raw path, so that junk paths cannot explode the label set.
-    let path = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let path = request.extensions().get::<MatchedPath>().cloned();
     let started = Instant::now();
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    metrics::histogram!("slog_http_request_duration_seconds", "path" => path.clone())
-        .record(started.elapsed().as_secs_f64());
-    metrics::counter!("slog_http_requests_total", "path" => path, "status" => status).increment(1);
+    state.http_metrics.record(
+        path.as_ref().map_or("unmatched", |p| p.as_str()),
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     response
 }

@@ -6,6 +6,7 @@
 use super::decode::{self, Payload};
 use super::response::{self, Accepted, BatchResult, ItemResult};
 use super::AppState;
+use crate::admin::metric_handles::IngestMetrics;
 use crate::enrich::client_ip::client_ip;
 use crate::error::{Code, Rejection};
 use crate::pipeline::RequestContext;
@@ -170,8 +171,9 @@ async fn process(state: &AppState, request: &RequestContext, payload: Payload) -
         let started = Instant::now();
         let delivered = state.sink.deliver(records).await;
         let sink = state.sink.name();
-        metrics::histogram!("slog_sink_delivery_seconds", "sink" => sink)
-            .record(started.elapsed().as_secs_f64());
+        state
+            .ingest_metrics
+            .sink_delivery(started.elapsed().as_secs_f64());
         if let Err(e) = delivered {
             tracing::warn!(error = %e, records = count, "sink refused a request's events");
             metrics::counter!("slog_sink_failures_total", "sink" => sink).increment(1);
@@ -188,7 +190,7 @@ async fn process(state: &AppState, request: &RequestContext, payload: Payload) -
     if !to_register.is_empty() {
         state.registry.auto_register(to_register);
     }
-    tally.record(&batch);
+    tally.record(&state.ingest_metrics, &batch);
     if !single {
         return batch.into_response();
     }
@@ -224,10 +226,9 @@ impl Tally {
     }
 
     /// Records the counts of a request whose records are durable.
-    fn record(self, batch: &BatchResult) {
+    fn record(self, metrics: &IngestMetrics, batch: &BatchResult) {
         for (topic, n) in self.accepted {
-            metrics::counter!("slog_events_accepted_total", "topic" => topic.to_string())
-                .increment(n);
+            metrics.accepted(&topic, n);
         }
         for (code, n) in self.dead_letters {
             metrics::counter!("slog_dead_letters_total", "code" => code.as_str()).increment(n);

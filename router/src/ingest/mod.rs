@@ -1,9 +1,11 @@
 //! The HTTP surface: routes, shared state, CORS, JSON answers for unknown paths and methods.
 pub mod decode;
 pub mod handler;
+mod json_value;
 pub mod response;
 
 use crate::admin;
+use crate::admin::metric_handles::{HttpMetrics, IngestMetrics};
 use crate::enrich::Enrichers;
 use crate::error::{Code, Rejection};
 use crate::identity::IdentityStage;
@@ -34,6 +36,9 @@ pub struct AppState {
     pub admin_token: Option<Arc<str>>,
     pub limits: Limits,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Handles of the per-request series, registered once.
+    pub http_metrics: Arc<HttpMetrics>,
+    pub ingest_metrics: Arc<IngestMetrics>,
 }
 
 /// The whole HTTP application.
@@ -53,7 +58,10 @@ pub fn app(state: AppState, cors_origins: &[String]) -> axum::Router {
         .merge(admin::identity_api::routes(state.clone()))
         .merge(admin::plugins_api::routes(state.clone()))
         .fallback(not_found)
-        .layer(axum::middleware::from_fn(admin::metrics::count_requests))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            admin::metrics::count_requests,
+        ))
         .with_state(state)
 }
 

@@ -1,7 +1,10 @@
 //! The file sink, the embedded default: one JSON line per record in `<dir>/<topic>.jsonl`.
 //!
 //! A request is answered after its lines are written to the files (flushed to the OS, so they
-//! survive a slog crash); with `fsync = true` also after they reach the disk.
+//! survive a slog crash); with `fsync = true` also after they reach the disk. Without fsync the
+//! request's own task writes (`inline_writer.rs`); with fsync a writer thread does, with group
+//! commit (`line_writer.rs`), so that waiting for the disk never blocks a runtime worker.
+use super::inline_writer::InlineWriter;
 use super::line_writer::{Destination, LineWriter};
 use super::{Record, Sink, SinkError};
 use crate::config::FileSinkConfig;
@@ -14,7 +17,12 @@ use std::sync::Arc;
 
 pub struct FileSink {
     dir: PathBuf,
-    writer: LineWriter,
+    writer: Writer,
+}
+
+enum Writer {
+    Inline(InlineWriter<TopicFiles>),
+    Thread(LineWriter),
 }
 
 impl FileSink {
@@ -29,9 +37,14 @@ impl FileSink {
             fsync: config.fsync,
             files: HashMap::new(),
         };
+        let writer = if config.fsync {
+            Writer::Thread(LineWriter::spawn("file", destination).map_err(setup)?)
+        } else {
+            Writer::Inline(InlineWriter::new("file", destination))
+        };
         Ok(FileSink {
             dir: config.dir.clone(),
-            writer: LineWriter::spawn("file", destination).map_err(setup)?,
+            writer,
         })
     }
 
@@ -48,7 +61,10 @@ impl Sink for FileSink {
     }
 
     async fn deliver(&self, records: Vec<Record>) -> Result<(), SinkError> {
-        self.writer.write(records).await
+        match &self.writer {
+            Writer::Inline(writer) => writer.write(&records),
+            Writer::Thread(writer) => writer.write(records).await,
+        }
     }
 
     async fn check_ready(&self) -> Result<(), SinkError> {
@@ -66,7 +82,10 @@ impl Sink for FileSink {
     }
 
     async fn close(&self) -> Result<(), SinkError> {
-        self.writer.close().await
+        match &self.writer {
+            Writer::Inline(writer) => writer.close(),
+            Writer::Thread(writer) => writer.close().await,
+        }
     }
 }
 
@@ -138,32 +157,48 @@ mod tests {
         sink.check_ready().await.unwrap();
     }
 
-    #[tokio::test]
+    /// Both writers (inline without fsync, the writer thread with it): every line of concurrent
+    /// requests lands whole, and a closed sink refuses later requests.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_deliveries_all_land_and_close_refuses_later_ones() {
-        let dir = tempfile::tempdir().unwrap();
-        let sink = Arc::new(
-            FileSink::open(&FileSinkConfig {
-                dir: dir.path().to_owned(),
-                fsync: false,
-            })
-            .unwrap(),
-        );
-        let tasks: Vec<_> = (0..50)
-            .map(|i| {
-                let sink = sink.clone();
-                tokio::spawn(async move { sink.deliver(vec![record("t", &i.to_string())]).await })
-            })
-            .collect();
-        for t in tasks {
-            t.await.unwrap().unwrap();
+        for fsync in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let sink = Arc::new(
+                FileSink::open(&FileSinkConfig {
+                    dir: dir.path().to_owned(),
+                    fsync,
+                })
+                .unwrap(),
+            );
+            let tasks: Vec<_> = (0..50)
+                .map(|i| {
+                    let sink = sink.clone();
+                    tokio::spawn(async move {
+                        sink.deliver(vec![
+                            record("t", &i.to_string()),
+                            record("u", &i.to_string()),
+                        ])
+                        .await
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap().unwrap();
+            }
+            sink.close().await.unwrap();
+            for topic in ["t", "u"] {
+                let text =
+                    std::fs::read_to_string(dir.path().join(format!("{topic}.jsonl"))).unwrap();
+                let mut lines: Vec<i32> = text.lines().map(|l| l.parse().unwrap()).collect();
+                lines.sort();
+                assert_eq!(lines, (0..50).collect::<Vec<_>>(), "fsync = {fsync}");
+            }
+            let err = sink.deliver(vec![record("t", "late")]).await.unwrap_err();
+            assert!(
+                matches!(err, SinkError::Closed { .. }),
+                "fsync = {fsync}: {err}"
+            );
         }
-        sink.close().await.unwrap();
-        let text = std::fs::read_to_string(dir.path().join("t.jsonl")).unwrap();
-        let mut lines: Vec<i32> = text.lines().map(|l| l.parse().unwrap()).collect();
-        lines.sort();
-        assert_eq!(lines, (0..50).collect::<Vec<_>>());
-        let err = sink.deliver(vec![record("t", "late")]).await.unwrap_err();
-        assert!(matches!(err, SinkError::Closed { .. }), "{err}");
     }
 
     #[tokio::test]
