@@ -5,8 +5,9 @@
 //! concurrent HTTP requests slog serves), each enqueues the records of one request (1, or 100 for a
 //! batch), backs off 2 ms on a full local queue as slog does, awaits every delivery report, and
 //! repeats. The records are slog's output records for the same pageviews the load generator sends
-//! (~1.2 KB, keyed by deviceUUID), generated before the run. The producer configuration is slog's
-//! (`router/src/sink/kafka.rs`, `producer_config`) with slog's defaults; keep the two in step.
+//! (~1.2 KB, keyed by deviceUUID), generated before the run. The producer is slog's own: its
+//! configuration (`slog_router::sink::kafka::producer_config`, slog's defaults) and its delivery
+//! counting (`slog_router::sink::kafka_delivery`), so the two cannot drift apart.
 //!
 //! The result line is `slog-load`'s: a "request" is enqueue-to-all-acknowledged, and the CPU and
 //! peak RSS reported are this process's, the counterpart of the slog process's.
@@ -17,12 +18,15 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
+use rdkafka::config::{ClientConfig, FromClientConfigAndContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::BaseRecord;
 use slog_bench::driver::{self, Outcome, Pacer, Plan, Recorder};
 use slog_bench::pageview::{self, BODY_POOL};
 use slog_bench::procfs;
+use slog_router::config::KafkaSinkConfig;
+use slog_router::sink::kafka::producer_config;
+use slog_router::sink::kafka_delivery::{CountingContext, CountingProducer, Reports};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -77,21 +81,8 @@ struct Cli {
     create_topics: Option<i32>,
 }
 
-/// slog's producer settings (`producer_config` in router/src/sink/kafka.rs).
-fn producer_config(cli: &Cli) -> ClientConfig {
-    let mut cc = ClientConfig::new();
-    cc.set("bootstrap.servers", &cli.brokers)
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .set("linger.ms", cli.linger_ms.to_string())
-        .set("message.timeout.ms", cli.delivery_timeout_ms.to_string())
-        .set("compression.type", "none")
-        .set("reconnect.backoff.max.ms", "1000");
-    cc
-}
-
 struct Shared {
-    producer: FutureProducer,
+    producer: CountingProducer,
     topic: String,
     per_request: usize,
     /// (key, payload) of `BODY_POOL` requests' worth of records.
@@ -117,9 +108,16 @@ async fn main() -> anyhow::Result<()> {
         .map(|seq| pageview::output_record(seq, now_ms))
         .collect();
     let shared = Arc::new(Shared {
-        producer: producer_config(&cli)
-            .create()
-            .context("creating the producer")?,
+        producer: CountingProducer::from_config_and_context(
+            &producer_config(&KafkaSinkConfig {
+                brokers: cli.brokers.clone(),
+                linger_ms: cli.linger_ms,
+                delivery_timeout_ms: cli.delivery_timeout_ms,
+                ..KafkaSinkConfig::default()
+            }),
+            CountingContext,
+        )
+        .context("creating the producer")?,
         topic: cli.topic.clone(),
         per_request,
         records,
@@ -172,12 +170,14 @@ async fn worker(index: usize, pacer: Arc<Pacer>, shared: Arc<Shared>) -> Recorde
 /// slog's `KafkaSink::deliver`: enqueue all, then await every report; true when all succeeded.
 async fn produce(shared: &Shared, records: &[(String, Vec<u8>)]) -> bool {
     let deadline = Instant::now() + shared.enqueue_timeout;
-    let mut reports = Vec::with_capacity(records.len());
+    let reports = Reports::expecting(records.len());
     for (key, payload) in records {
-        let mut message = FutureRecord::to(&shared.topic).payload(payload).key(key);
+        let mut message = BaseRecord::with_opaque_to(&shared.topic, reports.clone())
+            .payload(payload)
+            .key(key);
         loop {
-            match shared.producer.send_result(message) {
-                Ok(report) => break reports.push(report),
+            match shared.producer.send(message) {
+                Ok(()) => break,
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
                     if Instant::now() < deadline =>
                 {
@@ -188,10 +188,7 @@ async fn produce(shared: &Shared, records: &[(String, Vec<u8>)]) -> bool {
             }
         }
     }
-    futures::future::join_all(reports)
-        .await
-        .iter()
-        .all(|report| matches!(report, Ok(Ok(_))))
+    reports.wait().await.is_ok()
 }
 
 async fn create_topics(cli: &Cli, partitions: i32) -> anyhow::Result<()> {

@@ -82,7 +82,7 @@ pub fn decode(body: &[u8], encoding: Encoding, limits: &Limits) -> Result<Payloa
             &inflated[..]
         }
     };
-    let value: Value = super::json_value::from_slice(json).map_err(|e| {
+    let value: Value = serde_json::from_slice(json).map_err(|e| {
         Rejection::request(
             Code::InvalidJson,
             format!("the body is not valid JSON: {e}"),

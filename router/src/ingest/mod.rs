@@ -1,7 +1,6 @@
 //! The HTTP surface: routes, shared state, CORS, JSON answers for unknown paths and methods.
 pub mod decode;
 pub mod handler;
-mod json_value;
 pub mod response;
 
 use crate::admin;

@@ -1,10 +1,12 @@
 //! The file sink, the embedded default: one JSON line per record in `<dir>/<topic>.jsonl`.
 //!
 //! A request is answered after its lines are written to the files (flushed to the OS, so they
-//! survive a slog crash); with `fsync = true` also after they reach the disk. Without fsync the
-//! request's own task writes (`inline_writer.rs`); with fsync a writer thread does, with group
-//! commit (`line_writer.rs`), so that waiting for the disk never blocks a runtime worker.
-use super::inline_writer::InlineWriter;
+//! survive a slog crash); with `fsync = true` also after they reach the disk.
+//!
+//! The writing is the line writer thread's (`line_writer.rs`), with group commit. Writing on the
+//! request's own task under a lock was tried (session 3): it spared single-event requests a
+//! thread hop, but made 100-event batches a third slower (`scripts/bench.sh`: 102k → 67k
+//! events/s), as one worker's ~120 KB write held the other worker on the lock.
 use super::line_writer::{Destination, LineWriter};
 use super::{Record, Sink, SinkError};
 use crate::config::FileSinkConfig;
@@ -17,12 +19,7 @@ use std::sync::Arc;
 
 pub struct FileSink {
     dir: PathBuf,
-    writer: Writer,
-}
-
-enum Writer {
-    Inline(InlineWriter<TopicFiles>),
-    Thread(LineWriter),
+    writer: LineWriter,
 }
 
 impl FileSink {
@@ -37,14 +34,9 @@ impl FileSink {
             fsync: config.fsync,
             files: HashMap::new(),
         };
-        let writer = if config.fsync {
-            Writer::Thread(LineWriter::spawn("file", destination).map_err(setup)?)
-        } else {
-            Writer::Inline(InlineWriter::new("file", destination))
-        };
         Ok(FileSink {
             dir: config.dir.clone(),
-            writer,
+            writer: LineWriter::spawn("file", destination).map_err(setup)?,
         })
     }
 
@@ -61,10 +53,7 @@ impl Sink for FileSink {
     }
 
     async fn deliver(&self, records: Vec<Record>) -> Result<(), SinkError> {
-        match &self.writer {
-            Writer::Inline(writer) => writer.write(&records),
-            Writer::Thread(writer) => writer.write(records).await,
-        }
+        self.writer.write(records).await
     }
 
     async fn check_ready(&self) -> Result<(), SinkError> {
@@ -82,10 +71,7 @@ impl Sink for FileSink {
     }
 
     async fn close(&self) -> Result<(), SinkError> {
-        match &self.writer {
-            Writer::Inline(writer) => writer.close(),
-            Writer::Thread(writer) => writer.close().await,
-        }
+        self.writer.close().await
     }
 }
 
@@ -157,8 +143,8 @@ mod tests {
         sink.check_ready().await.unwrap();
     }
 
-    /// Both writers (inline without fsync, the writer thread with it): every line of concurrent
-    /// requests lands whole, and a closed sink refuses later requests.
+    /// With and without fsync: every line of concurrent requests lands whole, and a closed sink
+    /// refuses later requests.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_deliveries_all_land_and_close_refuses_later_ones() {
         for fsync in [false, true] {

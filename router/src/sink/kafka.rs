@@ -2,17 +2,19 @@
 //!
 //! `deliver` enqueues every record of a request at once (librdkafka batches them by `linger.ms`)
 //! and answers only when every delivery report is in, so a 200 means the brokers have the event.
+//! The reports are counted per request (`kafka_delivery.rs`): one wake per request, not per record.
 //! When the broker is down or slow, the reports fail after `delivery_timeout_ms` and the request
 //! gets a 503; librdkafka keeps reconnecting on its own, so the next request succeeds once the
 //! broker is back. A producer that hits a fatal error (possible with idempotence) is replaced.
+use super::kafka_delivery::{CountingContext, CountingProducer, Reports};
 use super::{Record, Sink, SinkError};
 use crate::config::KafkaSinkConfig;
 use async_trait::async_trait;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
+use rdkafka::config::{ClientConfig, FromClientConfigAndContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{BaseRecord, Producer};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -28,7 +30,7 @@ const FAILURES_BEFORE_REPLACING: u32 = 3;
 
 pub struct KafkaSink {
     client_config: ClientConfig,
-    producer: RwLock<FutureProducer>,
+    producer: RwLock<Arc<CountingProducer>>,
     topics: Vec<Arc<str>>,
     /// Set when `create_topics` is on: topics missing at a readiness check are created then.
     create_topics_with: Option<KafkaSinkConfig>,
@@ -71,7 +73,7 @@ impl KafkaSink {
         })
     }
 
-    fn current(&self) -> FutureProducer {
+    fn current(&self) -> Arc<CountingProducer> {
         self.producer.read().expect("producer lock").clone()
     }
 
@@ -86,7 +88,7 @@ impl KafkaSink {
     /// delivery timeouts. The second case covers a broker that came back without the producer's
     /// state (it answers UNKNOWN_PRODUCER_ID forever, seen with an in-memory broker): a new producer
     /// gets a new producer id. Replacing costs only reconnecting.
-    fn after_failure(&self, failed: &FutureProducer) {
+    fn after_failure(&self, failed: &CountingProducer) {
         let failures = self.failures_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
         let last = Duration::from_millis(self.last_delivery_ms.load(Ordering::Relaxed));
         let silent_for = self.created.elapsed().saturating_sub(last);
@@ -148,7 +150,8 @@ fn unavailable(reason: impl std::fmt::Display) -> SinkError {
     }
 }
 
-fn producer_config(config: &KafkaSinkConfig) -> ClientConfig {
+/// slog's producer settings. Public for the benchmark's Kafka ceiling, which must use the same.
+pub fn producer_config(config: &KafkaSinkConfig) -> ClientConfig {
     let mut cc = ClientConfig::new();
     cc.set("bootstrap.servers", &config.brokers)
         .set("acks", "all")
@@ -164,11 +167,13 @@ fn producer_config(config: &KafkaSinkConfig) -> ClientConfig {
     cc
 }
 
-fn create_producer(cc: &ClientConfig) -> Result<FutureProducer, SinkError> {
-    cc.create().map_err(|e| SinkError::Setup {
-        sink: SINK,
-        reason: e.to_string(),
-    })
+fn create_producer(cc: &ClientConfig) -> Result<Arc<CountingProducer>, SinkError> {
+    CountingProducer::from_config_and_context(cc, CountingContext)
+        .map(Arc::new)
+        .map_err(|e| SinkError::Setup {
+            sink: SINK,
+            reason: e.to_string(),
+        })
 }
 
 async fn create_topics(
@@ -211,21 +216,25 @@ impl Sink for KafkaSink {
     async fn deliver(&self, records: Vec<Record>) -> Result<(), SinkError> {
         let producer = self.current();
         let enqueue_deadline = Instant::now() + self.delivery_timeout;
-        let mut reports = Vec::with_capacity(records.len());
+        let reports = Reports::expecting(records.len());
         for record in &records {
-            let mut message = FutureRecord::to(&record.topic).payload(&record.payload);
+            let mut message =
+                BaseRecord::with_opaque_to(&record.topic, reports.clone()).payload(&record.payload);
             if let Some(key) = &record.key {
                 message = message.key(key);
             }
             loop {
-                match producer.send_result(message) {
-                    Ok(report) => break reports.push(report),
+                match producer.send(message) {
+                    Ok(()) => break,
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
                         if Instant::now() < enqueue_deadline =>
                     {
                         message = back;
                         tokio::time::sleep(QUEUE_FULL_BACKOFF).await;
                     }
+                    // Records enqueued before this one are still reported (into a `Reports`
+                    // nobody waits on); the SDK's retry of the whole request may duplicate them,
+                    // as with any at-least-once producer.
                     Err((e, _)) => {
                         self.after_failure(&producer);
                         return Err(unavailable(e));
@@ -233,21 +242,12 @@ impl Sink for KafkaSink {
                 }
             }
         }
-        let mut first_error = None;
-        for report in futures::future::join_all(reports).await {
-            let failure = match report {
-                Ok(Ok(_delivery)) => continue,
-                Ok(Err((e, _message))) => e.to_string(),
-                Err(_canceled) => "the producer dropped the delivery report".to_owned(),
-            };
-            first_error.get_or_insert(failure);
-        }
-        match first_error {
-            None => {
+        match reports.wait().await {
+            Ok(()) => {
                 self.after_success();
                 Ok(())
             }
-            Some(reason) => {
+            Err(reason) => {
                 self.after_failure(&producer);
                 Err(unavailable(reason))
             }

@@ -5,8 +5,8 @@
 //! - [`file::FileSink`]: the embedded default; `<dir>/<topic>.jsonl`, written before the answer.
 //! - [`stdout::StdoutSink`]: one JSON line per record on standard output, for pipes and debugging.
 pub mod file;
-mod inline_writer;
 pub mod kafka;
+pub mod kafka_delivery;
 mod line_writer;
 pub mod stdout;
 
