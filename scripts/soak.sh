@@ -54,6 +54,9 @@ done
 [ -n "$addr" ] || { cat "$work/server.log" >&2; echo "slog did not listen" >&2; exit 1; }
 url="${addr#listening on }/slog/event"
 
+# Each device seen once before the soak: new people are a start-up cost, not the steady state.
+"$BIN/slog-load" --url "$url" --scenario batch100 --prime >/dev/null
+
 rss_mib() { awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$server/status"; }
 echo "slog pid $server, RSS at start $(rss_mib) MiB; batch100 at $SOAK_RATE requests/s for ${SOAK_SECONDS}s" >&2
 

@@ -53,6 +53,11 @@ struct Cli {
     /// The Kafka broker's process id, when slog uses one: its CPU time over the window too.
     #[arg(long)]
     broker_pid: Option<u32>,
+    /// Instead of a run: send every body of the scenario's pool once, one after another, and
+    /// exit. The benchmark primes slog with it, so that the first sight of the pool's 6,400
+    /// devices (new people: identity-store writes) is not inside a measured run.
+    #[arg(long)]
+    prime: bool,
     /// Generator threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -107,6 +112,9 @@ async fn load(cli: Cli) -> anyhow::Result<serde_json::Value> {
         gzip: cli.scenario.gzip(),
         bodies: pageview::bodies(cli.scenario),
     });
+    if cli.prime {
+        return prime(&target).await;
+    }
     let plan = Plan {
         scenario: cli.scenario.name(),
         events_per_request: cli.scenario.events_per_request(),
@@ -121,6 +129,21 @@ async fn load(cli: Cli) -> anyhow::Result<serde_json::Value> {
         broker_pid: cli.broker_pid,
     };
     driver::run(&plan, |index, pacer| worker(index, pacer, target.clone())).await
+}
+
+/// Sends each body once on one connection; fails unless every answer is a 2xx.
+async fn prime(target: &Target) -> anyhow::Result<serde_json::Value> {
+    let started = std::time::Instant::now();
+    let mut connection = None;
+    for (index, body) in target.bodies.iter().enumerate() {
+        if !post(&mut connection, target, body.clone()).await? {
+            bail!("priming: body {index} was not answered 2xx");
+        }
+    }
+    Ok(serde_json::json!({
+        "primed_requests": target.bodies.len(),
+        "seconds": started.elapsed().as_secs_f64(),
+    }))
 }
 
 async fn worker(index: usize, pacer: Arc<Pacer>, target: Arc<Target>) -> Recorder {
