@@ -4,9 +4,9 @@
 //! survive a slog crash); with `fsync = true` also after they reach the disk.
 //!
 //! The writing is the line writer thread's (`line_writer.rs`), with group commit. Writing on the
-//! request's own task under a lock was tried (session 3): it spared single-event requests a
-//! thread hop, but made 100-event batches a third slower (`scripts/bench.sh`: 102k → 67k
-//! events/s), as one worker's ~120 KB write held the other worker on the lock.
+//! request's own task under a lock, to spare single-event requests the thread handoff, was tried
+//! and reverted: +2.6% for single events over 6 interleaved runs (inside the noise), nothing for
+//! batches, and a second write path to keep correct.
 use super::line_writer::{Destination, LineWriter};
 use super::{Record, Sink, SinkError};
 use crate::config::FileSinkConfig;
