@@ -72,7 +72,10 @@ while kill -0 "$load" 2>/dev/null; do
 done
 wait "$load"
 peak="$(awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$server/status")"
-grep -q '"level":"ERROR"\|ERROR' "$work/server.log" && { echo "slog logged errors:" >&2; grep ERROR "$work/server.log" | head >&2; }
+if grep -q ERROR "$work/server.log"; then
+  echo "slog logged errors:" >&2
+  grep ERROR "$work/server.log" | head >&2
+fi
 
 python3 - "$work/load.json" "$peak" "${samples[@]}" <<'EOF'
 import json, sys

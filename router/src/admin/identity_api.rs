@@ -90,6 +90,7 @@ async fn find(State(state): State<AppState>, Query(q): Query<IdentityQuery>) -> 
                 .await
                 .map_err(store_error)?
                 .ok_or_else(|| not_linked(&identity))?
+                .uuid
         }
     };
     let links = store.links_of(&uuid).await.map_err(store_error)?;

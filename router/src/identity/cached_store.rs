@@ -74,14 +74,18 @@ impl CachedStore {
             }
         }
         self.answered_by.database.increment(1);
-        let found = self.store.lookup(identity).await?;
-        if let Some(uuid) = &found {
+        let Some(found) = self.store.lookup(identity).await? else {
+            return Ok(None);
+        };
+        // The write only when the recorded sighting is stale; `touch` checks again in its
+        // UPDATE, so a racing instance's newer `last_seen` is never overwritten.
+        if found.last_seen < at - LAST_SEEN_GRANULARITY_MS {
             self.store
                 .touch(identity, at, LAST_SEEN_GRANULARITY_MS)
                 .await?;
-            self.remember(identity, uuid).await;
         }
-        Ok(found)
+        self.remember(identity, &found.uuid).await;
+        Ok(Some(found.uuid))
     }
 
     /// Links `identity` to `uuid` unless it has a uuid already; the uuid it has afterwards.

@@ -195,7 +195,8 @@ async fn events_that_need_no_uuid_link_nothing() {
             .store()
             .lookup(&Identity::new("browserId", "b-9"))
             .await
-            .unwrap(),
+            .unwrap()
+            .map(|found| found.uuid),
         None
     );
 }

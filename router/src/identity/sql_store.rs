@@ -5,7 +5,7 @@
 //! other error) and then reads the row back, so whichever request inserted first decides the uuid
 //! and the other one adopts it. Moves are `UPDATE ... WHERE uuid = <the uuid the caller saw>`.
 use super::keys::Identity;
-use super::store::{IdentityStore, Link, StoreError};
+use super::store::{Found, IdentityStore, Link, StoreError};
 use crate::db::{self, Backend};
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
@@ -54,17 +54,43 @@ fn link_of(row: &AnyRow) -> Result<Link, sqlx::Error> {
     })
 }
 
+/// The identities linked to `uuid`, oldest first, read inside the transaction that is about to
+/// move or delete them.
+async fn identities_on(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    uuid: &str,
+) -> Result<Vec<Identity>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {LINK_SELECT} FROM identity_links WHERE uuid = ? ORDER BY first_seen"
+    ))
+    .bind(uuid.to_owned())
+    .fetch_all(&mut **tx)
+    .await?;
+    let identities = rows
+        .iter()
+        .map(|r| link_of(r).map(|l| Identity::new(l.key, l.value)))
+        .collect::<Result<_, _>>()?;
+    Ok(identities)
+}
+
 #[async_trait]
 impl IdentityStore for SqlStore {
-    async fn lookup(&self, identity: &Identity) -> Result<Option<String>, StoreError> {
+    async fn lookup(&self, identity: &Identity) -> Result<Option<Found>, StoreError> {
         let row = sqlx::query(
-            "SELECT CAST(uuid AS CHAR) FROM identity_links WHERE id_key = ? AND id_value = ?",
+            "SELECT CAST(uuid AS CHAR), last_seen FROM identity_links \
+             WHERE id_key = ? AND id_value = ?",
         )
         .bind(identity.key.clone())
         .bind(identity.value.clone())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| r.try_get(0)).transpose()?)
+        let found = row.map(|r| {
+            Ok::<_, sqlx::Error>(Found {
+                uuid: r.try_get(0)?,
+                last_seen: r.try_get(1)?,
+            })
+        });
+        Ok(found.transpose()?)
     }
 
     async fn link(&self, identity: &Identity, uuid: &str, at: i64) -> Result<String, StoreError> {
@@ -78,7 +104,7 @@ impl IdentityStore for SqlStore {
             .await?;
         // Read back: a racing request may have inserted first, and its uuid is the one that holds.
         match self.lookup(identity).await? {
-            Some(linked) => Ok(linked),
+            Some(linked) => Ok(linked.uuid),
             // Unlinked between our insert and read (an admin unlink): our uuid stands for this event.
             None => Ok(uuid.to_owned()),
         }
@@ -132,15 +158,7 @@ impl IdentityStore for SqlStore {
         reason: &str,
     ) -> Result<Vec<Identity>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let moved: Vec<Identity> = sqlx::query(&format!(
-            "SELECT {LINK_SELECT} FROM identity_links WHERE uuid = ? ORDER BY first_seen"
-        ))
-        .bind(from.to_owned())
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| link_of(r).map(|l| Identity::new(l.key, l.value)))
-        .collect::<Result<_, _>>()?;
+        let moved = identities_on(&mut tx, from).await?;
         sqlx::query("UPDATE identity_links SET uuid = ? WHERE uuid = ?")
             .bind(to.to_owned())
             .bind(from.to_owned())
@@ -222,15 +240,7 @@ impl IdentityStore for SqlStore {
 
     async fn forget(&self, uuid: &str) -> Result<Vec<Identity>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let gone: Vec<Identity> = sqlx::query(&format!(
-            "SELECT {LINK_SELECT} FROM identity_links WHERE uuid = ?"
-        ))
-        .bind(uuid.to_owned())
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| link_of(r).map(|l| Identity::new(l.key, l.value)))
-        .collect::<Result<_, _>>()?;
+        let gone = identities_on(&mut tx, uuid).await?;
         sqlx::query("DELETE FROM identity_links WHERE uuid = ?")
             .bind(uuid.to_owned())
             .execute(&mut *tx)

@@ -117,7 +117,7 @@ mod tests {
     use crate::identity::cached_store::CachedStore;
     use crate::identity::keys::{Identity, KeyRules};
     use crate::identity::local_cache::LocalCache;
-    use crate::identity::store::{IdentityStore, Link, StoreError};
+    use crate::identity::store::{Found, IdentityStore, Link, StoreError};
     use crate::identity::IdentityConfig;
     use crate::pipeline::normalize::normalize;
     use async_trait::async_trait;
@@ -132,7 +132,7 @@ mod tests {
 
     #[async_trait]
     impl IdentityStore for DownStore {
-        async fn lookup(&self, _: &Identity) -> Result<Option<String>, StoreError> {
+        async fn lookup(&self, _: &Identity) -> Result<Option<Found>, StoreError> {
             Err(down())
         }
         async fn touch(&self, _: &Identity, _: i64, _: i64) -> Result<(), StoreError> {

@@ -45,18 +45,26 @@ pub struct Link {
     pub last_seen: i64,
 }
 
+/// Where a lookup found an identity: its uuid, and when it was last recorded as seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub uuid: String,
+    /// Epoch milliseconds (the link's `last_seen`).
+    pub last_seen: i64,
+}
+
 #[async_trait]
 pub trait IdentityStore: Send + Sync {
-    /// The uuid `identity` belongs to, if any.
-    async fn lookup(&self, identity: &Identity) -> Result<Option<String>, StoreError>;
+    /// The uuid `identity` belongs to and when it was last seen, if it is linked.
+    async fn lookup(&self, identity: &Identity) -> Result<Option<Found>, StoreError>;
 
     /// Links `identity` to `uuid` unless it is already linked; returns the uuid it is linked to
     /// afterwards (`uuid` if this call, or a racing one with the same uuid, created the link).
     async fn link(&self, identity: &Identity, uuid: &str, at: i64) -> Result<String, StoreError>;
 
     /// Records that `identity` was seen at `at` (the link's `last_seen`), if its last record is
-    /// older than `at - granularity_ms`: called on cache misses only, so it costs no write per
-    /// event.
+    /// older than `at - granularity_ms`: called on cache misses whose lookup found a stale
+    /// `last_seen` only, so it costs no write per event, nor per cache miss.
     async fn touch(
         &self,
         identity: &Identity,
