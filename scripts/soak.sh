@@ -72,6 +72,9 @@ while kill -0 "$load" 2>/dev/null; do
 done
 wait "$load"
 peak="$(awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$server/status")"
+# Where identity lookups were answered: a burst of database reads is what slowed the soak down
+# before concurrent misses of one identity shared one read.
+curl -s "${addr#listening on }/metrics" | grep '^slog_identity_lookups_total' | sort >&2 || true
 if grep -q ERROR "$work/server.log"; then
   echo "slog logged errors:" >&2
   grep ERROR "$work/server.log" | head >&2

@@ -3,6 +3,7 @@
 //! then update or drop the cached entries they change.
 //!
 //! Redis trouble never fails a request: a Redis error is counted and the database answers.
+use super::flights::Flights;
 use super::keys::Identity;
 use super::local_cache::LocalCache;
 use super::redis_cache::RedisCache;
@@ -17,6 +18,8 @@ pub struct CachedStore {
     local: LocalCache,
     redis: Option<RedisCache>,
     answered_by: LookupCounters,
+    /// Misses being read from Redis or the database: concurrent misses of one identity share one.
+    reads: Flights<Identity, Result<Option<String>, Arc<StoreError>>>,
 }
 
 /// `slog_identity_lookups_total{answered_by}`, registered once: a lookup runs several times per
@@ -49,6 +52,7 @@ impl CachedStore {
             local,
             redis,
             answered_by: LookupCounters::new(),
+            reads: Flights::default(),
         }
     }
 
@@ -62,6 +66,21 @@ impl CachedStore {
             self.answered_by.memory.increment(1);
             return Ok(Some(uuid));
         }
+        self.reads
+            .share(identity, async {
+                self.read_through(identity, at).await.map_err(Arc::new)
+            })
+            .await
+            .map_err(StoreError::Shared)
+    }
+
+    /// A miss of the in-process cache: Redis, then the database; the answer is remembered before
+    /// the shared read lands, so callers after it hit the cache.
+    async fn read_through(
+        &self,
+        identity: &Identity,
+        at: i64,
+    ) -> Result<Option<String>, StoreError> {
         if let Some(redis) = &self.redis {
             match redis.get(identity).await {
                 Ok(Some(uuid)) => {
@@ -173,4 +192,104 @@ impl CachedStore {
 fn redis_failed(error: &super::redis_cache::RedisError) {
     tracing::debug!(%error, "identity cache: Redis failed, using the database");
     metrics::counter!("slog_identity_redis_errors_total").increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::sql_store::SqlStore;
+    use crate::identity::store::{Found, Link};
+    use async_trait::async_trait;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    /// A real (in-memory SQLite) store whose lookups are slow and counted: a database under load.
+    struct SlowLookups {
+        inner: SqlStore,
+        lookups: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl IdentityStore for SlowLookups {
+        async fn lookup(&self, identity: &Identity) -> Result<Option<Found>, StoreError> {
+            self.lookups.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            self.inner.lookup(identity).await
+        }
+        async fn touch(&self, identity: &Identity, at: i64, g: i64) -> Result<(), StoreError> {
+            self.inner.touch(identity, at, g).await
+        }
+        async fn link(
+            &self,
+            identity: &Identity,
+            uuid: &str,
+            at: i64,
+        ) -> Result<String, StoreError> {
+            self.inner.link(identity, uuid, at).await
+        }
+        async fn relink(
+            &self,
+            i: &Identity,
+            f: &str,
+            t: &str,
+            at: i64,
+        ) -> Result<bool, StoreError> {
+            self.inner.relink(i, f, t, at).await
+        }
+        async fn merge(
+            &self,
+            f: &str,
+            t: &str,
+            at: i64,
+            r: &str,
+        ) -> Result<Vec<Identity>, StoreError> {
+            self.inner.merge(f, t, at, r).await
+        }
+        async fn has_any_key(&self, uuid: &str, keys: &[&str]) -> Result<bool, StoreError> {
+            self.inner.has_any_key(uuid, keys).await
+        }
+        async fn links_of(&self, uuid: &str) -> Result<Vec<Link>, StoreError> {
+            self.inner.links_of(uuid).await
+        }
+        async fn unlink(&self, identity: &Identity) -> Result<Option<String>, StoreError> {
+            self.inner.unlink(identity).await
+        }
+        async fn forget(&self, uuid: &str) -> Result<Vec<Identity>, StoreError> {
+            self.inner.forget(uuid).await
+        }
+        async fn ping(&self) -> Result<(), StoreError> {
+            self.inner.ping().await
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_missing_one_identity_together_read_the_database_once() {
+        let store = Arc::new(SlowLookups {
+            inner: SqlStore::open("sqlite::memory:").await.unwrap(),
+            lookups: AtomicUsize::new(0),
+        });
+        let device = Identity::new("deviceUUID", "d-1");
+        store.inner.link(&device, "p-1", 1_000).await.unwrap();
+        let cached = Arc::new(CachedStore::new(
+            store.clone(),
+            LocalCache::new(100, Duration::from_secs(60)),
+            None,
+        ));
+        let requests: Vec<_> = (0..32)
+            .map(|_| {
+                let (cached, device) = (cached.clone(), device.clone());
+                tokio::spawn(async move { cached.lookup(&device, 2_000).await })
+            })
+            .collect();
+        for request in requests {
+            assert_eq!(request.await.unwrap().unwrap().as_deref(), Some("p-1"));
+        }
+        assert_eq!(store.lookups.load(Ordering::SeqCst), 1);
+        // Afterwards the answer is in memory.
+        assert_eq!(
+            cached.lookup(&device, 3_000).await.unwrap().as_deref(),
+            Some("p-1")
+        );
+        assert_eq!(store.lookups.load(Ordering::SeqCst), 1);
+    }
 }

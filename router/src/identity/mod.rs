@@ -4,10 +4,12 @@
 //! - `keys`: which identities a message carries, their strength and lookup priority; `junk`:
 //!   values that never link.
 //! - `store` (the contract) and `sql_store` (MySQL/MariaDB or SQLite): identity → uuid, race-safe.
-//! - `local_cache` and `redis_cache` in front of it, composed by `cached_store`.
+//! - `local_cache` and `redis_cache` in front of it, composed by `cached_store`; `flights`: one
+//!   read for concurrent misses of one identity.
 //! - `resolver`: the rules; `stage`: the pipeline step that applies them to a request's events.
 pub mod cached_store;
 pub mod config;
+pub mod flights;
 pub mod junk;
 pub mod keys;
 pub mod local_cache;

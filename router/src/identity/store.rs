@@ -15,6 +15,9 @@ pub enum StoreError {
     Db(#[from] crate::db::DbError),
     #[error("identity database: {0}")]
     Database(#[from] sqlx::Error),
+    /// The failure of a read shared by concurrent lookups of one identity (`flights.rs`).
+    #[error(transparent)]
+    Shared(std::sync::Arc<StoreError>),
 }
 
 impl StoreError {
@@ -22,6 +25,9 @@ impl StoreError {
     /// between racing writers (MySQL SQLSTATE 40001, errors 1213/1205; SQLite "database is
     /// locked").
     pub fn is_transient(&self) -> bool {
+        if let StoreError::Shared(shared) = self {
+            return shared.is_transient();
+        }
         let StoreError::Database(sqlx::Error::Database(db)) = self else {
             return false;
         };
