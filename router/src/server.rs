@@ -7,7 +7,7 @@ use crate::admin::metric_handles::IngestMetrics;
 use crate::config::Config;
 use crate::enrich::Enrichers;
 use crate::identity::{self, IdentityStage};
-use crate::ingest::{self, AppState, Limits};
+use crate::ingest::{self, AppState, Limits, Shared};
 use crate::metadata::Registry;
 use crate::pipeline::Pipeline;
 use crate::plugins::{self, PluginHost};
@@ -43,7 +43,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         None
     };
     let plugins = start_plugins(&config, &pipeline, &sink)?;
-    let state = AppState {
+    let state = AppState::new(Shared {
         plugins: plugins.host,
         pipeline,
         registry,
@@ -64,7 +64,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         metrics: Some(metrics),
         http_metrics: Arc::default(),
         ingest_metrics: Arc::new(IngestMetrics::new(&topics, sink.name())),
-    };
+    });
     let app = ingest::app(state, &config.server.cors_allowed_origins)
         .layer(tower_http::trace::TraceLayer::new_for_http());
 

@@ -20,9 +20,28 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use decode::Limits;
 
-/// What every handler shares.
+/// What every handler shares, behind one `Arc`: axum clones the state for every request (the
+/// extractor and the metrics middleware), and one reference count is cheaper than ten (the clones
+/// and drops of the field-by-field state were 1.5% of slog's CPU under single-event load).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct Shared {
     pub pipeline: Arc<Pipeline>,
     pub registry: Arc<Registry>,
     pub enrichers: Arc<Enrichers>,
