@@ -3,9 +3,13 @@
 //! then update or drop the cached entries they change.
 //!
 //! Redis trouble never fails a request: a Redis error is counted and the database answers.
+//!
+//! Identities in use are refreshed in the background before their in-process entry expires
+//! (`local_cache.rs`), and concurrent misses of one identity share one read (`flights.rs`): a
+//! request waits for the store only for identities it is the first in a while to see.
 use super::flights::Flights;
 use super::keys::Identity;
-use super::local_cache::LocalCache;
+use super::local_cache::{Cached, LocalCache};
 use super::redis_cache::RedisCache;
 use super::store::{IdentityStore, Link, StoreError};
 use std::sync::Arc;
@@ -13,17 +17,23 @@ use std::sync::Arc;
 /// `last_seen` is refreshed at most this often per identity (and only on cache misses).
 const LAST_SEEN_GRANULARITY_MS: i64 = 60 * 60 * 1000;
 
+/// Cloning is cheap (shared parts), so a background refresh can own one.
+#[derive(Clone)]
 pub struct CachedStore {
     store: Arc<dyn IdentityStore>,
-    local: LocalCache,
+    local: Arc<LocalCache>,
     redis: Option<RedisCache>,
     answered_by: LookupCounters,
-    /// Misses being read from Redis or the database: concurrent misses of one identity share one.
-    reads: Flights<Identity, Result<Option<String>, Arc<StoreError>>>,
+    /// Reads from Redis or the database in flight: concurrent misses of one identity share one.
+    reads: Arc<Flights<Identity, SharedRead>>,
 }
+
+/// The answer of a read shared by concurrent lookups: the uuid, or the failure all of them get.
+type SharedRead = Result<Option<String>, Arc<StoreError>>;
 
 /// `slog_identity_lookups_total{answered_by}`, registered once: a lookup runs several times per
 /// event, and a handle's increment is one atomic add where `counter!` would look the key up.
+#[derive(Clone)]
 struct LookupCounters {
     memory: metrics::Counter,
     redis: metrics::Counter,
@@ -49,10 +59,10 @@ impl CachedStore {
     ) -> Self {
         CachedStore {
             store,
-            local,
+            local: Arc::new(local),
             redis,
             answered_by: LookupCounters::new(),
-            reads: Flights::default(),
+            reads: Arc::default(),
         }
     }
 
@@ -62,16 +72,44 @@ impl CachedStore {
 
     /// The uuid of `identity`, seen at `at` (epoch ms).
     pub async fn lookup(&self, identity: &Identity, at: i64) -> Result<Option<String>, StoreError> {
-        if let Some(uuid) = self.local.get(identity) {
-            self.answered_by.memory.increment(1);
-            return Ok(Some(uuid));
+        match self.local.get(identity) {
+            Cached::Fresh(uuid) => {
+                self.answered_by.memory.increment(1);
+                return Ok(Some(uuid));
+            }
+            Cached::Refresh(uuid) => {
+                self.answered_by.memory.increment(1);
+                self.refresh_in_background(identity, at);
+                return Ok(Some(uuid));
+            }
+            Cached::Missing => {}
         }
+        self.read_shared(identity, at).await
+    }
+
+    /// Reads `identity` through Redis and the database, sharing a read already in flight.
+    async fn read_shared(
+        &self,
+        identity: &Identity,
+        at: i64,
+    ) -> Result<Option<String>, StoreError> {
         self.reads
             .share(identity, async {
                 self.read_through(identity, at).await.map_err(Arc::new)
             })
             .await
             .map_err(StoreError::Shared)
+    }
+
+    /// Re-reads an identity that is in use before its in-process entry expires. A failed refresh
+    /// changes nothing: the entry expires at its time and the next lookup reads in the foreground.
+    fn refresh_in_background(&self, identity: &Identity, at: i64) {
+        let (this, identity) = (self.clone(), identity.clone());
+        tokio::spawn(async move {
+            if let Err(error) = this.read_shared(&identity, at).await {
+                tracing::debug!(%error, "identity cache refresh failed; the entry expires as usual");
+            }
+        });
     }
 
     /// A miss of the in-process cache: Redis, then the database; the answer is remembered before
@@ -94,6 +132,8 @@ impl CachedStore {
         }
         self.answered_by.database.increment(1);
         let Some(found) = self.store.lookup(identity).await? else {
+            // Unlinked since it was cached (a refresh): the entry must not outlive the link.
+            self.local.remove(identity);
             return Ok(None);
         };
         // The write only when the recorded sighting is stale; `touch` checks again in its
@@ -264,12 +304,8 @@ mod tests {
 
     #[tokio::test]
     async fn requests_missing_one_identity_together_read_the_database_once() {
-        let store = Arc::new(SlowLookups {
-            inner: SqlStore::open("sqlite::memory:").await.unwrap(),
-            lookups: AtomicUsize::new(0),
-        });
         let device = Identity::new("deviceUUID", "d-1");
-        store.inner.link(&device, "p-1", 1_000).await.unwrap();
+        let store = slow_store_with(&device).await;
         let cached = Arc::new(CachedStore::new(
             store.clone(),
             LocalCache::new(100, Duration::from_secs(60)),
@@ -291,5 +327,75 @@ mod tests {
             Some("p-1")
         );
         assert_eq!(store.lookups.load(Ordering::SeqCst), 1);
+    }
+
+    async fn slow_store_with(device: &Identity) -> Arc<SlowLookups> {
+        let store = Arc::new(SlowLookups {
+            inner: SqlStore::open("sqlite::memory:").await.unwrap(),
+            lookups: AtomicUsize::new(0),
+        });
+        store.inner.link(device, "p-1", 1_000).await.unwrap();
+        store
+    }
+
+    #[tokio::test]
+    async fn an_identity_in_use_is_refreshed_in_the_background_and_never_misses() {
+        let device = Identity::new("deviceUUID", "d-1");
+        let store = slow_store_with(&device).await;
+        // d-1 is due for a refresh at 60-80% of the TTL, and expires at 100%.
+        let cached = CachedStore::new(
+            store.clone(),
+            LocalCache::new(100, Duration::from_secs(1)),
+            None,
+        );
+        assert_eq!(
+            cached.lookup(&device, 2_000).await.unwrap().as_deref(),
+            Some("p-1")
+        );
+        assert_eq!(store.lookups.load(Ordering::SeqCst), 1);
+        tokio::time::sleep(Duration::from_millis(850)).await;
+        assert_eq!(
+            cached.lookup(&device, 3_000).await.unwrap().as_deref(),
+            Some("p-1")
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            store.lookups.load(Ordering::SeqCst),
+            2,
+            "refreshed once, in the background"
+        );
+        // Past the first entry's expiry: still answered from memory.
+        assert_eq!(
+            cached.lookup(&device, 4_000).await.unwrap().as_deref(),
+            Some("p-1")
+        );
+        assert_eq!(store.lookups.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_refresh_that_finds_the_link_gone_drops_the_entry() {
+        let device = Identity::new("deviceUUID", "d-1");
+        let store = slow_store_with(&device).await;
+        // Due for a refresh at 2.4-3.2 s, expires at 4 s.
+        let cached = CachedStore::new(
+            store.clone(),
+            LocalCache::new(100, Duration::from_secs(4)),
+            None,
+        );
+        assert_eq!(
+            cached.lookup(&device, 2_000).await.unwrap().as_deref(),
+            Some("p-1")
+        );
+        // Another instance unlinks it (this one's cache does not hear of it).
+        store.inner.unlink(&device).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(3_300)).await;
+        // Within the TTL the cached answer stands; the refresh learns of the unlink.
+        assert_eq!(
+            cached.lookup(&device, 3_000).await.unwrap().as_deref(),
+            Some("p-1")
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Before the entry's expiry, yet it is gone.
+        assert_eq!(cached.lookup(&device, 4_000).await.unwrap(), None);
     }
 }

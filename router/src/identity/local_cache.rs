@@ -1,13 +1,15 @@
 //! The in-process cache of identity → uuid: a hit costs no network round trip.
 //!
-//! Entries expire after `identity.cache_ttl_secs` at most, so that a merge, move or unlink made by
-//! another instance is seen here within that time; this instance's own changes update or drop
-//! entries at once.
+//! An entry is believed for `identity.cache_ttl_secs` at most, so that a merge, move or unlink
+//! made by another instance is seen here within that time; this instance's own changes update or
+//! drop entries at once.
 //!
-//! Each identity's lifetime is shortened by its own fixed share of up to a fifth of the TTL.
-//! Identities cached together (a burst, a restart, the benchmark's priming) would otherwise
-//! expire together, every TTL, and miss together; with lifetimes that differ, their expiries
-//! drift apart.
+//! Entries in use are refreshed ahead of their expiry: from 60–80% of the TTL on (each identity
+//! its own fixed share), the first lookup is told to refresh the entry and still gets the cached
+//! uuid; the caller reads the store in the background. A busy identity therefore never misses,
+//! and no request waits for it. Without this, identities cached together (a burst, a restart, the
+//! benchmark's priming) all expired together every TTL, and the wave of reads that followed
+//! stalled requests for seconds on the embedded store.
 use super::keys::Identity;
 use lru::LruCache;
 use std::hash::BuildHasher;
@@ -15,9 +17,27 @@ use std::num::NonZeroUsize;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// What the cache knows of an identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cached {
+    /// Believed; nothing to do.
+    Fresh(String),
+    /// Believed, and due for a refresh: this caller (and only this one) should read the store.
+    Refresh(String),
+    /// Not cached, or expired.
+    Missing,
+}
+
+struct Entry {
+    uuid: String,
+    refresh_at: Instant,
+    expires_at: Instant,
+    /// A caller was told to refresh it.
+    refreshing: bool,
+}
+
 pub struct LocalCache {
-    /// The uuid, and when the entry expires.
-    entries: Mutex<LruCache<Identity, (String, Instant)>>,
+    entries: Mutex<LruCache<Identity, Entry>>,
     ttl: Duration,
 }
 
@@ -31,33 +51,45 @@ impl LocalCache {
         }
     }
 
-    pub fn get(&self, identity: &Identity) -> Option<String> {
+    pub fn get(&self, identity: &Identity) -> Cached {
+        let now = Instant::now();
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        match entries.get(identity) {
-            Some((uuid, expires)) if Instant::now() < *expires => Some(uuid.clone()),
-            Some(_) => {
-                entries.pop(identity);
-                None
-            }
-            None => None,
+        let Some(entry) = entries.get_mut(identity) else {
+            return Cached::Missing;
+        };
+        if now >= entry.expires_at {
+            entries.pop(identity);
+            return Cached::Missing;
         }
+        if now >= entry.refresh_at && !entry.refreshing {
+            entry.refreshing = true;
+            return Cached::Refresh(entry.uuid.clone());
+        }
+        Cached::Fresh(entry.uuid.clone())
     }
 
     pub fn put(&self, identity: &Identity, uuid: &str) {
+        let now = Instant::now();
+        let entry = Entry {
+            uuid: uuid.to_owned(),
+            refresh_at: now + self.refresh_after(identity),
+            expires_at: now + self.ttl,
+            refreshing: false,
+        };
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let expires = Instant::now() + self.lifetime(identity);
-        entries.put(identity.clone(), (uuid.to_owned(), expires));
-    }
-
-    /// The TTL less this identity's share (0 to 20%, the same every time for one identity).
-    fn lifetime(&self, identity: &Identity) -> Duration {
-        let share = foldhash::fast::FixedState::with_seed(0).hash_one(identity) % 1000;
-        self.ttl - self.ttl / 5 * share as u32 / 1000
+        entries.put(identity.clone(), entry);
     }
 
     pub fn remove(&self, identity: &Identity) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.pop(identity);
+    }
+
+    /// When an entry becomes due for a refresh: 60% of the TTL plus this identity's share of
+    /// another 20% (the same every time for one identity), so refreshes spread out.
+    fn refresh_after(&self, identity: &Identity) -> Duration {
+        let share = foldhash::fast::FixedState::with_seed(0).hash_one(identity) % 1000;
+        self.ttl * 3 / 5 + self.ttl / 5 * share as u32 / 1000
     }
 }
 
@@ -70,30 +102,61 @@ mod tests {
         let cache = LocalCache::new(10, Duration::from_millis(50));
         let d = Identity::new("deviceUUID", "d-1");
         cache.put(&d, "u-1");
-        assert_eq!(cache.get(&d).as_deref(), Some("u-1"));
+        assert_eq!(cache.get(&d), Cached::Fresh("u-1".into()));
         std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(cache.get(&d), None, "an expired entry is not believed");
+        assert_eq!(
+            cache.get(&d),
+            Cached::Missing,
+            "an expired entry is not believed"
+        );
     }
 
     #[test]
-    fn identities_cached_together_expire_at_different_times() {
+    fn an_entry_in_use_is_refreshed_by_one_caller_before_it_expires() {
+        // d-1 is due at 60-80% of the TTL, and expires at 100%.
+        let cache = LocalCache::new(10, Duration::from_secs(1));
+        let d = Identity::new("deviceUUID", "d-1");
+        cache.put(&d, "u-1");
+        assert_eq!(cache.get(&d), Cached::Fresh("u-1".into()));
+        std::thread::sleep(Duration::from_millis(850));
+        assert_eq!(
+            cache.get(&d),
+            Cached::Refresh("u-1".into()),
+            "due: one caller refreshes"
+        );
+        assert_eq!(
+            cache.get(&d),
+            Cached::Fresh("u-1".into()),
+            "the others do not"
+        );
+        cache.put(&d, "u-1");
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(
+            cache.get(&d),
+            Cached::Fresh("u-1".into()),
+            "refreshed: a new lifetime"
+        );
+    }
+
+    #[test]
+    fn identities_cached_together_are_due_at_different_times() {
         let ttl = Duration::from_secs(100);
         let cache = LocalCache::new(10, ttl);
-        let lifetimes: Vec<Duration> = (0..100)
-            .map(|i| cache.lifetime(&Identity::new("deviceUUID", format!("d-{i}"))))
+        let due: Vec<Duration> = (0..100)
+            .map(|i| cache.refresh_after(&Identity::new("deviceUUID", format!("d-{i}"))))
             .collect();
-        assert!(lifetimes.iter().all(|l| *l <= ttl && *l >= ttl * 4 / 5));
-        let shortest = lifetimes.iter().min().unwrap();
-        let longest = lifetimes.iter().max().unwrap();
+        assert!(due.iter().all(|d| *d >= ttl * 3 / 5 && *d <= ttl * 4 / 5));
+        let first = due.iter().min().unwrap();
+        let last = due.iter().max().unwrap();
         assert!(
-            *longest - *shortest >= Duration::from_secs(15),
-            "spread {shortest:?}..{longest:?}"
+            *last - *first >= Duration::from_secs(15),
+            "spread {first:?}..{last:?}"
         );
         let d = Identity::new("deviceUUID", "d-1");
         assert_eq!(
-            cache.lifetime(&d),
-            cache.lifetime(&d),
-            "one identity, one lifetime"
+            cache.refresh_after(&d),
+            cache.refresh_after(&d),
+            "one identity, one time"
         );
     }
 
@@ -109,9 +172,9 @@ mod tests {
         cache.put(&b, "2");
         cache.get(&a);
         cache.put(&c, "3");
-        assert_eq!(cache.get(&b), None);
-        assert_eq!(cache.get(&a).as_deref(), Some("1"));
+        assert_eq!(cache.get(&b), Cached::Missing);
+        assert_eq!(cache.get(&a), Cached::Fresh("1".into()));
         cache.remove(&a);
-        assert_eq!(cache.get(&a), None);
+        assert_eq!(cache.get(&a), Cached::Missing);
     }
 }
