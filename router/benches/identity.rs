@@ -1,6 +1,8 @@
 //! Cost of the identity stage per event when every identity is in the in-process cache (the hot
 //! path: no database or Redis round trip), for an anonymous event (uuid found from its device
 //! identities) and for a logged-in one (client uuid + account + device identities, all linked).
+//! Beside them, what a cache miss costs: one lookup in the embedded store (a SQLite file in WAL
+//! mode, as `slog serve` uses by default), which is what every refresh and every miss pays.
 //! Run: `cargo bench -p slog-router --bench identity`.
 //!
 //! The store is a real SQLite database in memory; after the first resolution every lookup is a
@@ -12,7 +14,8 @@ use slog_router::identity::cached_store::CachedStore;
 use slog_router::identity::keys::KeyRules;
 use slog_router::identity::local_cache::LocalCache;
 use slog_router::identity::sql_store::SqlStore;
-use slog_router::identity::{IdentityConfig, Resolver, UuidSource};
+use slog_router::identity::store::IdentityStore;
+use slog_router::identity::{Identity, IdentityConfig, Resolver, UuidSource};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,6 +60,20 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let r = rt.block_on(resolver.resolve(&logged_in, true, 2)).unwrap();
             assert_eq!(r.source, Some(UuidSource::Client));
+        })
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("identity.db").display()
+    );
+    let file_store = rt.block_on(SqlStore::open(&url)).unwrap();
+    let device = Identity::new("deviceUUID", "d-1");
+    rt.block_on(file_store.link(&device, "u-1", 1)).unwrap();
+    group.bench_function("store_lookup_sqlite_file", |b| {
+        b.iter(|| {
+            let found = rt.block_on(file_store.lookup(&device)).unwrap();
+            assert!(found.is_some());
         })
     });
     group.finish();

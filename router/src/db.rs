@@ -44,6 +44,9 @@ pub async fn connect(url: &str) -> Result<(AnyPool, Backend), DbError> {
     let pool = AnyPoolOptions::new()
         // SQLite allows one writer; a single connection avoids "database is locked" in-process.
         .max_connections(if backend == Backend::Sqlite { 1 } else { 8 })
+        // A ping before every use is a round trip to SQLite's worker thread, per query; an
+        // embedded database cannot drop the connection the way a server can.
+        .test_before_acquire(backend != Backend::Sqlite)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
