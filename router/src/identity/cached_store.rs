@@ -342,10 +342,10 @@ mod tests {
     async fn an_identity_in_use_is_refreshed_in_the_background_and_never_misses() {
         let device = Identity::new("deviceUUID", "d-1");
         let store = slow_store_with(&device).await;
-        // d-1 is due for a refresh at 60-80% of the TTL, and expires at 100%.
+        // d-1 is due for a refresh at 60-80% of the TTL (2.4-3.2 s), and expires at 100% (4 s).
         let cached = CachedStore::new(
             store.clone(),
-            LocalCache::new(100, Duration::from_secs(1)),
+            LocalCache::new(100, Duration::from_secs(4)),
             None,
         );
         assert_eq!(
@@ -353,12 +353,12 @@ mod tests {
             Some("p-1")
         );
         assert_eq!(store.lookups.load(Ordering::SeqCst), 1);
-        tokio::time::sleep(Duration::from_millis(850)).await;
+        tokio::time::sleep(Duration::from_millis(3_500)).await;
         assert_eq!(
             cached.lookup(&device, 3_000).await.unwrap().as_deref(),
             Some("p-1")
         );
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
         assert_eq!(
             store.lookups.load(Ordering::SeqCst),
             2,

@@ -113,12 +113,12 @@ mod tests {
 
     #[test]
     fn an_entry_in_use_is_refreshed_by_one_caller_before_it_expires() {
-        // d-1 is due at 60-80% of the TTL, and expires at 100%.
-        let cache = LocalCache::new(10, Duration::from_secs(1));
+        // d-1 is due at 60-80% of the TTL (2.4-3.2 s), and expires at 100% (4 s).
+        let cache = LocalCache::new(10, Duration::from_secs(4));
         let d = Identity::new("deviceUUID", "d-1");
         cache.put(&d, "u-1");
         assert_eq!(cache.get(&d), Cached::Fresh("u-1".into()));
-        std::thread::sleep(Duration::from_millis(850));
+        std::thread::sleep(Duration::from_millis(3_500));
         assert_eq!(
             cache.get(&d),
             Cached::Refresh("u-1".into()),
