@@ -227,20 +227,21 @@ where
         let planned = (plan.duration.as_secs_f64() * rate).floor() as u64;
         line["unsent"] = planned.saturating_sub(all.requests).into();
     }
+    // Per event over the same window as the events counted (completions inside it).
+    let per_event = |cpu: f64| (events > 0).then(|| round3(cpu * 1e6 / events as f64));
     if let (Some(s0), Some(s1)) = (server0, server1) {
         let cpu = s1 - s0;
         line["server_cpu_seconds"] = round3(cpu).into();
         line["server_cpu_cores"] = round3(cpu / window).into();
-        if events > 0 {
-            // Over the same window as the events counted (completions inside it).
-            line["cpu_us_per_event"] = round3(cpu * 1e6 / events as f64).into();
+        if let Some(us) = per_event(cpu) {
+            line["cpu_us_per_event"] = us.into();
         }
     }
     if let (Some(b0), Some(b1)) = (broker0, broker1) {
         let cpu = b1 - b0;
         line["broker_cpu_cores"] = round3(cpu / window).into();
-        if events > 0 {
-            line["broker_cpu_us_per_event"] = round3(cpu * 1e6 / events as f64).into();
+        if let Some(us) = per_event(cpu) {
+            line["broker_cpu_us_per_event"] = us.into();
         }
     }
     Ok(line)

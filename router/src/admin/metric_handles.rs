@@ -28,7 +28,7 @@ impl HttpMetrics {
         {
             let routes = self.routes.read().expect("http metrics lock");
             if let Some(series) = routes.get(path) {
-                if let Some((_, counter)) = series.by_status.iter().find(|(s, _)| *s == status) {
+                if let Some(counter) = series.counter(status) {
                     series.duration.record(seconds);
                     counter.increment(1);
                     return;
@@ -42,18 +42,28 @@ impl HttpMetrics {
             by_status: Vec::new(),
         });
         series.duration.record(seconds);
-        match series.by_status.iter().find(|(s, _)| *s == status) {
-            Some((_, counter)) => counter.increment(1),
-            None => {
-                let counter = metrics::counter!(
-                    "slog_http_requests_total",
-                    "path" => path.to_owned(),
-                    "status" => status.to_string()
-                );
-                counter.increment(1);
-                series.by_status.push((status, counter));
-            }
+        if series.counter(status).is_none() {
+            // Another request may have registered it between the two locks.
+            let counter = metrics::counter!(
+                "slog_http_requests_total",
+                "path" => path.to_owned(),
+                "status" => status.to_string()
+            );
+            series.by_status.push((status, counter));
         }
+        series
+            .counter(status)
+            .expect("registered above")
+            .increment(1);
+    }
+}
+
+impl RouteSeries {
+    fn counter(&self, status: u16) -> Option<&Counter> {
+        self.by_status
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map(|(_, counter)| counter)
     }
 }
 

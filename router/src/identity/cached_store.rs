@@ -14,7 +14,8 @@ use super::redis_cache::RedisCache;
 use super::store::{IdentityStore, Link, StoreError};
 use std::sync::Arc;
 
-/// `last_seen` is refreshed at most this often per identity (and only on cache misses).
+/// `last_seen` is refreshed at most this often per identity (and only when the store is read: a
+/// miss or a background refresh).
 const LAST_SEEN_GRANULARITY_MS: i64 = 60 * 60 * 1000;
 
 /// Cloning is cheap (shared parts), so a background refresh can own one.
@@ -72,19 +73,16 @@ impl CachedStore {
 
     /// The uuid of `identity`, seen at `at` (epoch ms).
     pub async fn lookup(&self, identity: &Identity, at: i64) -> Result<Option<String>, StoreError> {
-        match self.local.get(identity) {
-            Cached::Fresh(uuid) => {
-                self.answered_by.memory.increment(1);
-                return Ok(Some(uuid));
-            }
+        let uuid = match self.local.get(identity) {
+            Cached::Fresh(uuid) => uuid,
             Cached::Refresh(uuid) => {
-                self.answered_by.memory.increment(1);
                 self.refresh_in_background(identity, at);
-                return Ok(Some(uuid));
+                uuid
             }
-            Cached::Missing => {}
-        }
-        self.read_shared(identity, at).await
+            Cached::Missing => return self.read_shared(identity, at).await,
+        };
+        self.answered_by.memory.increment(1);
+        Ok(Some(uuid))
     }
 
     /// Reads `identity` through Redis and the database, sharing a read already in flight.
@@ -306,11 +304,7 @@ mod tests {
     async fn requests_missing_one_identity_together_read_the_database_once() {
         let device = Identity::new("deviceUUID", "d-1");
         let store = slow_store_with(&device).await;
-        let cached = Arc::new(CachedStore::new(
-            store.clone(),
-            LocalCache::new(100, Duration::from_secs(60)),
-            None,
-        ));
+        let cached = Arc::new(cached_with_ttl(&store, Duration::from_secs(60)));
         let requests: Vec<_> = (0..32)
             .map(|_| {
                 let (cached, device) = (cached.clone(), device.clone());
@@ -329,6 +323,11 @@ mod tests {
         assert_eq!(store.lookups.load(Ordering::SeqCst), 1);
     }
 
+    /// `store` behind an in-process cache with `ttl` (no Redis).
+    fn cached_with_ttl(store: &Arc<SlowLookups>, ttl: Duration) -> CachedStore {
+        CachedStore::new(store.clone(), LocalCache::new(100, ttl), None)
+    }
+
     async fn slow_store_with(device: &Identity) -> Arc<SlowLookups> {
         let store = Arc::new(SlowLookups {
             inner: SqlStore::open("sqlite::memory:").await.unwrap(),
@@ -343,11 +342,7 @@ mod tests {
         let device = Identity::new("deviceUUID", "d-1");
         let store = slow_store_with(&device).await;
         // d-1 is due for a refresh at 60-80% of the TTL (2.4-3.2 s), and expires at 100% (4 s).
-        let cached = CachedStore::new(
-            store.clone(),
-            LocalCache::new(100, Duration::from_secs(4)),
-            None,
-        );
+        let cached = cached_with_ttl(&store, Duration::from_secs(4));
         assert_eq!(
             cached.lookup(&device, 2_000).await.unwrap().as_deref(),
             Some("p-1")
@@ -377,11 +372,7 @@ mod tests {
         let device = Identity::new("deviceUUID", "d-1");
         let store = slow_store_with(&device).await;
         // Due for a refresh at 2.4-3.2 s, expires at 4 s.
-        let cached = CachedStore::new(
-            store.clone(),
-            LocalCache::new(100, Duration::from_secs(4)),
-            None,
-        );
+        let cached = cached_with_ttl(&store, Duration::from_secs(4));
         assert_eq!(
             cached.lookup(&device, 2_000).await.unwrap().as_deref(),
             Some("p-1")

@@ -25,8 +25,9 @@ pub struct IdentityConfig {
     pub junk_values: Vec<String>,
     /// Identities whose uuid each instance keeps in memory.
     pub cache_size: usize,
-    /// How long an in-memory entry is believed at most (each identity 80–100% of it); bounds how
-    /// long another instance's merge or unlink stays unseen here.
+    /// How long an in-memory entry is believed at most (identities in use are re-read in the
+    /// background from 60–80% of it on); bounds how long another instance's merge or unlink
+    /// stays unseen here.
     pub cache_ttl_secs: u64,
     /// Lifetime of an identity's uuid in Redis (refreshed on every lookup that fills it).
     pub redis_ttl_secs: u64,
