@@ -489,6 +489,17 @@ mod tests {
         assert_eq!(embedded.sink.file.dir, PathBuf::from("data"));
         let production = Config::load(&root.join("slog.production.toml"), env(&[])).unwrap();
         assert_eq!(production.sink.kind, SinkKind::Kafka);
+        // The shipped files spell the junk lists out, and a list there replaces the default:
+        // they must not fall behind the defaults.
+        let defaults = crate::identity::IdentityConfig::default();
+        for shipped in [&embedded.identity, &production.identity] {
+            assert_eq!(shipped.junk_values, defaults.junk_values);
+            assert_eq!(shipped.junk_values_by_key, defaults.junk_values_by_key);
+            assert_eq!(
+                shipped.max_accounts_per_device,
+                defaults.max_accounts_per_device
+            );
+        }
     }
 
     #[test]

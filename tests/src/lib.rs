@@ -2,4 +2,5 @@ pub mod backend;
 pub mod harness;
 pub mod http;
 pub mod mmdb;
+pub mod persons;
 pub mod plugins;

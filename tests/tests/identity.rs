@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use slog_tests::backend::{Backend, Databases};
 use slog_tests::harness::Slog;
 use slog_tests::http::{admin_request, post_event};
+use slog_tests::persons::{final_uuid, merges};
 use std::collections::{BTreeSet, HashMap};
 
 const TOKEN: &str = "t0ken";
@@ -41,31 +42,6 @@ async fn accepted(slog: &Slog, event: Value) -> String {
 fn pageview(uidentity: Value) -> Value {
     json!({"stype": 100, "eid": "pageview", "project": "zhibo",
            "ps": {"url": "https://www.example.com/course", "lib": "js"}, "uidentity": uidentity})
-}
-
-/// What a warehouse does with the merge messages: `from_uuid` → `to_uuid`, followed to the end.
-fn merges(users: &[Value]) -> HashMap<String, String> {
-    users
-        .iter()
-        .filter(|r| r["type"] == "identity_merge")
-        .map(|r| {
-            (
-                r["from_uuid"].as_str().unwrap().to_owned(),
-                r["to_uuid"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn final_uuid(uuid: &str, merges: &HashMap<String, String>) -> String {
-    let mut current = uuid.to_owned();
-    for _ in 0..merges.len() + 1 {
-        match merges.get(&current) {
-            Some(next) => current = next.clone(),
-            None => break,
-        }
-    }
-    current
 }
 
 /// The output records of `slog` on `topic`, by event_id.

@@ -6,6 +6,9 @@
 //! - `DELETE /admin/identities?key=K&value=V`: unlinks that identity; its next event starts from
 //!   whatever else it is seen with.
 //! - `DELETE /admin/identities/{uuid}`: removes every link of that person and the merges naming it.
+//! - `GET /admin/identities/blocked`: device identities that stopped linking because they were
+//!   seen on too many people; `DELETE /admin/identities/blocked?key=K&value=V` lifts one block
+//!   after an operator found the identity genuine.
 //!
 //! An openid is stored scoped by its app: pass `appid=A` beside `key=openid`, or the stored value
 //! `A:openid` itself.
@@ -25,6 +28,7 @@ use serde_json::json;
 pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/admin/identities", get(find).delete(unlink))
+        .route("/admin/identities/blocked", get(blocked).delete(unblock))
         .route("/admin/identities/{uuid}", delete(forget))
         .route_layer(middleware::from_fn_with_state(state, require_token))
 }
@@ -128,6 +132,42 @@ async fn forget(State(state): State<AppState>, Path(uuid): Path<String>) -> Answ
     }
     tracing::info!(%uuid, identities = gone.len(), "admin deleted a person's identity links");
     Ok(Json(json!({"uuid": uuid, "deleted": gone})).into_response())
+}
+
+async fn blocked(State(state): State<AppState>) -> Answer {
+    let resolver = stage(&state)?.resolver();
+    let blocked = resolver
+        .store()
+        .store()
+        .blocked()
+        .await
+        .map_err(store_error)?;
+    Ok(Json(json!({
+        "max_accounts_per_device": resolver.rules().max_accounts_per_device(),
+        "blocked": blocked,
+    }))
+    .into_response())
+}
+
+async fn unblock(State(state): State<AppState>, Query(q): Query<IdentityQuery>) -> Answer {
+    let identity = identity_of(&q)?;
+    let resolver = stage(&state)?.resolver();
+    if !resolver
+        .store()
+        .store()
+        .unblock(&identity)
+        .await
+        .map_err(store_error)?
+    {
+        return Err(Rejection::field(
+            Code::NotFound,
+            "value",
+            format!("identity {identity} is not blocked"),
+        ));
+    }
+    resolver.blocklist().remove(&identity);
+    tracing::info!(%identity, "admin lifted an identity block");
+    Ok(Json(json!({"unblocked": identity})).into_response())
 }
 
 fn not_linked(identity: &Identity) -> Rejection {

@@ -11,7 +11,7 @@ use super::flights::Flights;
 use super::keys::Identity;
 use super::local_cache::{Cached, LocalCache};
 use super::redis_cache::RedisCache;
-use super::store::{IdentityStore, Link, StoreError};
+use super::store::{AccountLink, IdentityStore, Link, MergeOutcome, StoreError};
 use std::sync::Arc;
 
 /// `last_seen` is refreshed at most this often per identity (and only when the store is read: a
@@ -170,21 +170,53 @@ impl CachedStore {
         Ok(moved)
     }
 
-    /// Moves every identity of `from` to `to`; the identities moved.
+    /// Links an account identity (see `IdentityStore::link_account`).
+    pub async fn link_account(
+        &self,
+        identity: &Identity,
+        uuid: &str,
+        at: i64,
+    ) -> Result<AccountLink, StoreError> {
+        let linked = self.store.link_account(identity, uuid, at).await?;
+        match &linked {
+            AccountLink::Linked => self.remember(identity, uuid).await,
+            AccountLink::OnOther(other) => self.remember(identity, other).await,
+            AccountLink::Clash => self.forget_cached(std::slice::from_ref(identity)).await,
+        }
+        Ok(linked)
+    }
+
+    /// Merges `from` into `to` (see `IdentityStore::merge`); the cached entries of every
+    /// identity that moved are dropped.
     pub async fn merge(
         &self,
         from: &str,
         to: &str,
         at: i64,
         reason: &str,
-    ) -> Result<Vec<Identity>, StoreError> {
-        let moved = self.store.merge(from, to, at, reason).await?;
-        self.forget_cached(&moved).await;
-        Ok(moved)
+        account_keys: &[&str],
+    ) -> Result<MergeOutcome, StoreError> {
+        let outcome = self.store.merge(from, to, at, reason, account_keys).await?;
+        match &outcome {
+            MergeOutcome::Merged(moved) => self.forget_cached(moved).await,
+            MergeOutcome::Gone { swept, .. } => self.forget_cached(swept).await,
+            MergeOutcome::Refused => {}
+        }
+        Ok(outcome)
     }
 
-    pub async fn has_any_key(&self, uuid: &str, keys: &[&str]) -> Result<bool, StoreError> {
-        self.store.has_any_key(uuid, keys).await
+    /// Drops the cached entries of `identities`, so that the next lookup reads the store: after
+    /// a merge raced with another request's, what this instance cached may be stale.
+    pub async fn invalidate(&self, identities: &[Identity]) {
+        self.forget_cached(identities).await;
+    }
+
+    pub async fn identities_under(
+        &self,
+        uuid: &str,
+        keys: &[&str],
+    ) -> Result<Vec<Identity>, StoreError> {
+        self.store.identities_under(uuid, keys).await
     }
 
     pub async fn links_of(&self, uuid: &str) -> Result<Vec<Link>, StoreError> {
@@ -236,7 +268,7 @@ fn redis_failed(error: &super::redis_cache::RedisError) {
 mod tests {
     use super::*;
     use crate::identity::sql_store::SqlStore;
-    use crate::identity::store::{Found, Link};
+    use crate::identity::store::{Blocked, Found, Link};
     use async_trait::async_trait;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
@@ -274,17 +306,47 @@ mod tests {
         ) -> Result<bool, StoreError> {
             self.inner.relink(i, f, t, at).await
         }
+        async fn link_account(
+            &self,
+            identity: &Identity,
+            uuid: &str,
+            at: i64,
+        ) -> Result<AccountLink, StoreError> {
+            self.inner.link_account(identity, uuid, at).await
+        }
         async fn merge(
             &self,
             f: &str,
             t: &str,
             at: i64,
             r: &str,
-        ) -> Result<Vec<Identity>, StoreError> {
-            self.inner.merge(f, t, at, r).await
+            keys: &[&str],
+        ) -> Result<MergeOutcome, StoreError> {
+            self.inner.merge(f, t, at, r, keys).await
         }
-        async fn has_any_key(&self, uuid: &str, keys: &[&str]) -> Result<bool, StoreError> {
-            self.inner.has_any_key(uuid, keys).await
+        async fn identities_under(
+            &self,
+            uuid: &str,
+            keys: &[&str],
+        ) -> Result<Vec<Identity>, StoreError> {
+            self.inner.identities_under(uuid, keys).await
+        }
+        async fn note_device_owners(
+            &self,
+            i: &Identity,
+            owners: &[&str],
+            at: i64,
+        ) -> Result<usize, StoreError> {
+            self.inner.note_device_owners(i, owners, at).await
+        }
+        async fn block(&self, i: &Identity, n: usize, at: i64) -> Result<(), StoreError> {
+            self.inner.block(i, n, at).await
+        }
+        async fn blocked(&self) -> Result<Vec<Blocked>, StoreError> {
+            self.inner.blocked().await
+        }
+        async fn unblock(&self, i: &Identity) -> Result<bool, StoreError> {
+            self.inner.unblock(i).await
         }
         async fn links_of(&self, uuid: &str) -> Result<Vec<Link>, StoreError> {
             self.inner.links_of(uuid).await

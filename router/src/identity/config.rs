@@ -1,7 +1,8 @@
 //! The `[identity]` section of slog.toml: where the identity store lives, key strengths and
 //! priorities, junk values, caches, and what to do when the store cannot be reached.
-use super::junk::DEFAULT_JUNK;
+use super::junk::{default_junk_by_key, DEFAULT_JUNK};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -23,6 +24,13 @@ pub struct IdentityConfig {
     /// Values that never link, compared case-insensitively after trimming; empty values and
     /// values made only of zeros and separators are always junk.
     pub junk_values: Vec<String>,
+    /// Values that never link under one key only (`{imei = ["004999010640000"]}`); the table
+    /// replaces the defaults.
+    pub junk_values_by_key: BTreeMap<String, Vec<String>>,
+    /// A device identity seen on more people with accounts than this (a shared device moving
+    /// from one account to another) stops linking: it goes on the blocklist that
+    /// `GET /admin/identities/blocked` shows. 0 turns the guard off.
+    pub max_accounts_per_device: usize,
     /// Identities whose uuid each instance keeps in memory.
     pub cache_size: usize,
     /// How long an in-memory entry is believed at most (identities in use are re-read in the
@@ -70,6 +78,8 @@ impl Default for IdentityConfig {
             ]),
             ignored_keys: Vec::new(),
             junk_values: strings(DEFAULT_JUNK),
+            junk_values_by_key: default_junk_by_key(),
+            max_accounts_per_device: 4,
             cache_size: 200_000,
             cache_ttl_secs: 30,
             redis_ttl_secs: 24 * 60 * 60,

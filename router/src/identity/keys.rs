@@ -71,6 +71,7 @@ pub struct KeyRules {
     ignored: Vec<String>,
     junk: JunkValues,
     unlisted_priority: usize,
+    max_accounts_per_device: usize,
 }
 
 impl KeyRules {
@@ -100,9 +101,16 @@ impl KeyRules {
             ranks,
             account_keys,
             ignored: config.ignored_keys.clone(),
-            junk: JunkValues::new(&config.junk_values),
+            junk: JunkValues::new(&config.junk_values, &config.junk_values_by_key),
             unlisted_priority: priority + 1,
+            max_accounts_per_device: config.max_accounts_per_device,
         }
+    }
+
+    /// How many people with accounts a device identity may be seen on before it stops linking
+    /// (0: no limit).
+    pub fn max_accounts_per_device(&self) -> usize {
+        self.max_accounts_per_device
     }
 
     pub fn strength(&self, key: &str) -> Strength {
@@ -130,7 +138,7 @@ impl KeyRules {
             if key == UUID_KEY || key == APPID || self.ignored.iter().any(|k| k == key) {
                 continue;
             }
-            let Some(value) = scalar(value).filter(|v| !self.junk.is_junk(v)) else {
+            let Some(value) = scalar(value).filter(|v| !self.junk.is_junk_for(key, v)) else {
                 continue;
             };
             let value = if key == OPENID {
@@ -169,9 +177,25 @@ impl KeyRules {
 fn scalar(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(s.trim().to_owned()),
-        Value::Number(n) => Some(n.to_string()),
+        Value::Number(n) => integer_text(n),
         _ => None,
     }
+}
+
+/// The decimal text of an integer identity value, so that `42` and `"42"` are one identity
+/// (`42.0` too). `None` for a fraction, or for an integer too large to have survived JSON
+/// parsing exactly (beyond ±2^53 as a float): linking on a rounded id would join two people.
+pub fn integer_text(n: &serde_json::Number) -> Option<String> {
+    if let Some(i) = n.as_i64() {
+        return Some(i.to_string());
+    }
+    if let Some(u) = n.as_u64() {
+        return Some(u.to_string());
+    }
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    let f = n.as_f64()?;
+    // The cast is exact: the value is integral and within ±2^53.
+    (f.fract() == 0.0 && f.abs() <= EXACT).then(|| format!("{}", f as i64))
 }
 
 #[cfg(test)]
@@ -261,6 +285,34 @@ mod tests {
             r.client_uuid(json!({"uuid": 123}).as_object().unwrap())
                 .as_deref(),
             Some("123")
+        );
+    }
+
+    #[test]
+    fn integer_ids_have_one_text_whatever_their_json_form() {
+        let text = |v: Value| integer_text(v.as_number().unwrap());
+        assert_eq!(text(json!(48672329)).as_deref(), Some("48672329"));
+        assert_eq!(text(json!(48672329.0)).as_deref(), Some("48672329"));
+        assert_eq!(text(json!(-7)).as_deref(), Some("-7"));
+        assert_eq!(
+            text(json!(u64::MAX)).as_deref(),
+            Some("18446744073709551615")
+        );
+        assert_eq!(text(json!(1.5)), None, "a fraction is no id");
+        let rounded: Value = serde_json::from_str("123456789012345678901234").unwrap();
+        assert_eq!(text(rounded), None, "a rounded id would join two people");
+    }
+
+    #[test]
+    fn per_key_junk_links_nothing_under_that_key_only() {
+        let found = ids(json!({"imei": "004999010640000", "userid": "004999010640000"}));
+        assert_eq!(
+            found,
+            [(
+                "userid".to_owned(),
+                "004999010640000".to_owned(),
+                Strength::Account
+            )]
         );
     }
 

@@ -2,14 +2,18 @@
 //! person's other identities and links new identities to the person, in real time.
 //!
 //! - `keys`: which identities a message carries, their strength and lookup priority; `junk`:
-//!   values that never link.
-//! - `store` (the contract) and `sql_store` (MySQL/MariaDB or SQLite): identity → uuid, race-safe.
+//!   values that never link; `blocklist`: device identities seen on too many people.
+//! - `store` (the contract) and `sql_store` (MySQL/MariaDB or SQLite; merges in `sql_merge`,
+//!   the shared-device guard in `sql_guards`): identity → uuid, race-safe.
 //! - `local_cache` and `redis_cache` in front of it, composed by `cached_store`; `flights`: one
 //!   read for concurrent misses of one identity.
-//! - `resolver`: the rules; `stage`: the pipeline step that applies them to a request's events.
+//! - `resolver`: which person an event belongs to; `joining`: how each of its identities joins
+//!   that person; `stage`: the pipeline step that applies them to a request's events.
+pub mod blocklist;
 pub mod cached_store;
 pub mod config;
 pub mod flights;
+mod joining;
 pub mod junk;
 pub mod keys;
 pub mod local_cache;
@@ -17,6 +21,8 @@ pub mod redis_cache;
 pub mod resolver;
 #[cfg(test)]
 mod resolver_tests;
+mod sql_guards;
+mod sql_merge;
 pub mod sql_store;
 pub mod stage;
 pub mod store;
@@ -63,8 +69,29 @@ pub async fn open(
         config.cache_size,
         Duration::from_secs(config.cache_ttl_secs),
     );
-    Ok(Resolver::new(
+    let resolver = Resolver::new(
         CachedStore::new(Arc::new(store), local, redis),
         KeyRules::new(config),
-    ))
+    );
+    keep_blocklist_fresh(&resolver, Duration::from_secs(config.cache_ttl_secs)).await?;
+    Ok(resolver)
+}
+
+/// Loads the blocklist, then re-reads it every `every` in the background, so that another
+/// instance's blocks apply here within the identity cache's TTL.
+async fn keep_blocklist_fresh(resolver: &Resolver, every: Duration) -> Result<(), StoreError> {
+    let store = resolver.store().clone();
+    let list = Arc::clone(resolver.blocklist());
+    list.reload(store.store()).await?;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(error) = list.reload(store.store()).await {
+                tracing::warn!(%error, "identity blocklist: re-read failed; the previous copy stays in force");
+            }
+        }
+    });
+    Ok(())
 }

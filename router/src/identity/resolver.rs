@@ -2,30 +2,27 @@
 //! adds, and when two uuids turn out to be one person.
 //!
 //! - The client sent a uuid: that is the person. Every other identity in the message is linked
-//!   to it (new links only; conflicts below).
-//! - No uuid and the event needs one: the identities are looked up strongest first (account keys,
-//!   then device keys, each in priority order). Found: that uuid. None known: a new uuid (UUIDv7),
-//!   linked through the strongest identity first so that racing requests adopt whichever uuid
-//!   won the insert. Every other identity is then linked to the person.
-//! - Conflicts, when an identity already belongs to another uuid:
-//!   - an account identity never moves and never joins a person that has another value of the
-//!     same key (two userids are two people), counted as a conflict;
-//!   - a device identity of an anonymous uuid (one without account identities) means that uuid
-//!     was this person all along: the anonymous uuid is merged into the person (all its links
-//!     move) and an identity-merge message goes to the users topic. When both are anonymous, the
-//!     smaller (older) uuid survives, whichever request noticed, so racing merges agree;
-//!   - a device identity of another account's uuid is a shared device: it moves to the person
-//!     now using it (its earlier events stay with the earlier person; no merge).
-//! - Junk values never link anything (see `junk`).
+//!   to it, by the joining rules below.
+//! - No uuid and the event needs one: the person is chosen by `choose` (the event's strongest
+//!   account identity decides when it is known; otherwise the first person found through the
+//!   event's identities that holds no other value of the event's account keys). None: a new
+//!   uuid (UUIDv7), linked through the strongest identity first so that racing requests adopt
+//!   whichever uuid won the insert.
+//! - Every other identity of the event then joins the person (`joining.rs`): new identities are
+//!   linked, identities of another person are merged, moved or left where they are.
+//! - Junk values and blocked identities never link anything (see `junk`, `blocklist`).
+use super::blocklist::Blocklist;
 use super::cached_store::CachedStore;
 use super::keys::{Identity, KeyRules, Ranked, Strength, UUID_KEY};
-use super::store::StoreError;
+use super::store::{AccountLink, StoreError};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
-/// Attempts after a deadlock before the error reaches the stage.
+/// Attempts after a deadlock or a lost merge race before the error reaches the stage.
 const MAX_RETRIES: u64 = 4;
 
 /// How an event's uuid was obtained (the output record's `uuid_source`).
@@ -42,7 +39,7 @@ pub enum UuidSource {
     Unresolved,
 }
 
-/// An anonymous uuid found to be another person: the warehouse re-attributes `from`'s history.
+/// Two uuids found to be one person: the warehouse re-attributes `from`'s history to `to`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Merge {
     pub from_uuid: String,
@@ -63,13 +60,37 @@ pub struct Resolution {
 }
 
 pub struct Resolver {
-    cached: CachedStore,
-    rules: KeyRules,
+    pub(super) cached: CachedStore,
+    pub(super) rules: KeyRules,
+    pub(super) blocklist: Arc<Blocklist>,
+}
+
+/// How one attempt at resolving an event ended.
+pub(super) enum Attempt {
+    Done(Option<String>, Option<UuidSource>),
+    /// A merge lost a race with another request's: what this attempt read is stale.
+    Raced,
+}
+
+/// The state of one attempt: the person so far, and what is known of the accounts of every
+/// uuid it met (read once per attempt, kept up to date as identities are linked and merged).
+pub(super) struct Work<'r> {
+    pub(super) resolver: &'r Resolver,
+    pub(super) at: i64,
+    pub(super) person: String,
+    pub(super) accounts: HashMap<String, Vec<Identity>>,
+    pub(super) merges: &'r mut Vec<Merge>,
+    /// False on the last attempt: a merge that keeps racing is given up rather than the event.
+    pub(super) may_merge: bool,
 }
 
 impl Resolver {
     pub fn new(cached: CachedStore, rules: KeyRules) -> Self {
-        Resolver { cached, rules }
+        Resolver {
+            cached,
+            rules,
+            blocklist: Arc::default(),
+        }
     }
 
     pub fn store(&self) -> &CachedStore {
@@ -80,10 +101,15 @@ impl Resolver {
         &self.rules
     }
 
+    pub fn blocklist(&self) -> &Arc<Blocklist> {
+        &self.blocklist
+    }
+
     /// Resolves the person of a message with identities `uidentity`, received at `at` (epoch ms).
     ///
-    /// A transaction the database aborted to break a deadlock with a racing request is retried
-    /// (every step is safe to repeat); merges done by an aborted attempt are still reported.
+    /// A transaction the database aborted to break a deadlock with a racing request is retried,
+    /// and so is an attempt whose merge lost a race (every step is safe to repeat); merges done
+    /// by an earlier attempt are still reported.
     pub async fn resolve(
         &self,
         uidentity: &Map<String, Value>,
@@ -93,26 +119,41 @@ impl Resolver {
         let mut merges = Vec::new();
         let mut attempt = 0;
         loop {
-            match self
-                .resolve_once(uidentity, need_uuid, at, &mut merges)
-                .await
-            {
-                Err(e) if e.is_transient() && attempt < MAX_RETRIES => {
-                    attempt += 1;
-                    metrics::counter!("slog_identity_retries_total").increment(1);
-                    let jitter = u64::from(Uuid::now_v7().as_bytes()[15] % 20);
-                    tokio::time::sleep(Duration::from_millis(5 * attempt + jitter)).await;
-                }
-                Err(e) => return Err(e),
-                Ok((uuid, source)) => {
+            let may_merge = attempt < MAX_RETRIES;
+            let outcome = self
+                .resolve_once(uidentity, need_uuid, at, &mut merges, may_merge)
+                .await;
+            let retry = match outcome {
+                Ok(Attempt::Done(uuid, source)) => {
                     return Ok(Resolution {
                         uuid,
                         source,
                         merges,
                     })
                 }
-            }
+                Ok(Attempt::Raced) => true,
+                Err(e) if e.is_transient() && attempt < MAX_RETRIES => true,
+                Err(e) => return Err(e),
+            };
+            debug_assert!(retry);
+            attempt += 1;
+            metrics::counter!("slog_identity_retries_total").increment(1);
+            let jitter = u64::from(Uuid::now_v7().as_bytes()[15] % 20);
+            tokio::time::sleep(Duration::from_millis(5 * attempt + jitter)).await;
         }
+    }
+
+    /// The event's identities that may link: not junk (`KeyRules`), not blocked.
+    fn linkable(&self, uidentity: &Map<String, Value>) -> Vec<Ranked> {
+        let mut ids = self.rules.identities(uidentity);
+        ids.retain(|id| {
+            let blocked = self.blocklist.contains(&id.identity);
+            if blocked {
+                metrics::counter!("slog_identity_blocked_sightings_total").increment(1);
+            }
+            !blocked
+        });
+        ids
     }
 
     async fn resolve_once(
@@ -121,193 +162,172 @@ impl Resolver {
         need_uuid: bool,
         at: i64,
         merges: &mut Vec<Merge>,
-    ) -> Result<(Option<String>, Option<UuidSource>), StoreError> {
-        let ids = self.rules.identities(uidentity);
-        if let Some(client) = self.rules.client_uuid(uidentity) {
-            let marker = Ranked {
-                identity: Identity::new(UUID_KEY, client.as_str()),
-                strength: Strength::Account,
-                priority: 0,
-            };
-            for id in std::iter::once(&marker).chain(&ids) {
-                let current = self.cached.lookup(&id.identity, at).await?;
-                // The client's uuid has an account (the marker), so it always survives.
-                self.attach(id, &client, current, at, merges).await?;
-            }
-            return Ok((Some(client), Some(UuidSource::Client)));
+        may_merge: bool,
+    ) -> Result<Attempt, StoreError> {
+        let client = self.rules.client_uuid(uidentity);
+        if client.is_none() && !need_uuid {
+            return Ok(Attempt::Done(None, None));
         }
-        if !need_uuid {
-            return Ok((None, None));
+        let mut ids = self.linkable(uidentity);
+        if let Some(client) = &client {
+            // The client's uuid is recorded as an account identity of its own person, so that
+            // a uuid merged away is still found, and two client uuids are never merged.
+            ids.insert(
+                0,
+                Ranked {
+                    identity: Identity::new(UUID_KEY, client.as_str()),
+                    strength: Strength::Account,
+                    priority: 0,
+                },
+            );
         }
         if ids.is_empty() {
-            return Ok((None, Some(UuidSource::Unresolved)));
+            return Ok(Attempt::Done(None, Some(UuidSource::Unresolved)));
         }
         let mut known = Vec::with_capacity(ids.len());
         for id in &ids {
             known.push(self.cached.lookup(&id.identity, at).await?);
         }
-        let (person, source) = match self.choose(&ids, &known).await? {
-            Some(uuid) => (uuid, UuidSource::Lookup),
-            None => {
-                let minted = Uuid::now_v7().to_string();
-                // Through the strongest identity, which is unknown here (no account is known,
-                // and when a device is, `choose` refused every device person): whoever inserts
-                // it first decides the uuid.
-                let linked = self.cached.link(&ids[0].identity, &minted, at).await?;
-                known[0] = Some(linked.clone());
-                let source = if linked == minted {
-                    UuidSource::New
-                } else {
-                    UuidSource::Lookup
-                };
-                (linked, source)
-            }
+        let mut work = Work {
+            resolver: self,
+            at,
+            person: String::new(),
+            accounts: HashMap::new(),
+            merges,
+            may_merge,
         };
-        let mut person = person;
+        let (emitted, source) = match &client {
+            Some(client) => {
+                // The person the client's uuid lives on now: itself, or the survivor of a merge.
+                work.person = known[0].clone().unwrap_or_else(|| client.clone());
+                (client.clone(), UuidSource::Client)
+            }
+            None => match work.choose(&ids, &known).await? {
+                Some(uuid) => {
+                    work.person = uuid;
+                    (String::new(), UuidSource::Lookup)
+                }
+                None => {
+                    let source = work.mint(&ids[0]).await?;
+                    known[0] = Some(work.person.clone());
+                    (String::new(), source)
+                }
+            },
+        };
         for (id, current) in ids.iter().zip(known) {
-            // An identity that was on a uuid merged away during this loop is on the survivor now.
-            let current = current.map(|uuid| {
-                merges
-                    .iter()
-                    .find(|m| m.from_uuid == uuid)
-                    .map_or(uuid, |m| m.to_uuid.clone())
-            });
-            if let Some(survivor) = self.attach(id, &person, current, at, merges).await? {
-                person = survivor;
+            if work.join(id, current).await?.is_raced() {
+                self.cached
+                    .invalidate(&ids.iter().map(|r| r.identity.clone()).collect::<Vec<_>>())
+                    .await;
+                return Ok(Attempt::Raced);
             }
         }
-        Ok((Some(person), Some(source)))
+        let uuid = if source == UuidSource::Client {
+            emitted
+        } else {
+            work.person
+        };
+        Ok(Attempt::Done(Some(uuid), Some(source)))
     }
+}
 
-    /// The known person the message belongs to, or `None` when a new one must be minted.
+impl Work<'_> {
+    /// The known person an event without a uuid belongs to, or `None` when a new one is needed.
+    ///
+    /// The event's strongest account identity decides when it is known. Otherwise the people
+    /// its identities were found on are tried strongest identity first, and the first one that
+    /// holds no other value of any account key the event carries is the person: an event is
+    /// never attributed to someone with a different userid (or mobile, ...) than its own. An
+    /// event without accounts prefers a person with accounts, so that anonymous uuids merge
+    /// into a known person rather than the other way round.
     async fn choose(
-        &self,
+        &mut self,
         ids: &[Ranked],
         known: &[Option<String>],
     ) -> Result<Option<String>, StoreError> {
-        let Some((top, top_uuid)) = ids
+        let claims: Vec<&Identity> = ids
             .iter()
-            .zip(known)
-            .find_map(|(id, k)| k.as_ref().map(|u| (id, u)))
-        else {
-            return Ok(None);
-        };
-        if top.strength == Strength::Account {
-            return Ok(Some(top_uuid.clone()));
+            .filter(|id| id.strength == Strength::Account)
+            .map(|id| &id.identity)
+            .collect();
+        if let Some(anchor) = ids.iter().position(|id| id.strength == Strength::Account) {
+            if let Some(uuid) = &known[anchor] {
+                return Ok(Some(uuid.clone()));
+            }
         }
-        // Only device identities are known. Their uuids, strongest first, without repeats.
         let mut candidates: Vec<&String> = Vec::new();
         for uuid in known.iter().flatten() {
             if !candidates.contains(&uuid) {
                 candidates.push(uuid);
             }
         }
-        let new_accounts: Vec<&Identity> = ids
-            .iter()
-            .zip(known)
-            .filter(|(id, k)| id.strength == Strength::Account && k.is_none())
-            .map(|(id, _)| &id.identity)
-            .collect();
-        if !new_accounts.is_empty() {
-            // A login: the first device person that can take these accounts without holding
-            // another value of the same key; none can: a new person (the devices move to it).
-            for candidate in candidates {
-                if !self.holds_other_value(candidate, &new_accounts).await? {
-                    return Ok(Some(candidate.clone()));
+        if claims.is_empty() {
+            if candidates.len() > 1 {
+                for candidate in &candidates {
+                    if !self.accounts_of(candidate).await?.is_empty() {
+                        return Ok(Some((*candidate).clone()));
+                    }
                 }
             }
-            return Ok(None);
+            return Ok(candidates.first().map(|c| (*c).clone()));
         }
-        if candidates.len() > 1 {
-            // Devices of different uuids in one message: prefer a person with an account, so
-            // anonymous uuids merge into it rather than the other way round.
-            let accounts = self.rules.account_keys();
-            for candidate in &candidates {
-                if self.cached.has_any_key(candidate, &accounts).await? {
-                    return Ok(Some((*candidate).clone()));
-                }
-            }
-        }
-        Ok(Some(top_uuid.clone()))
-    }
-
-    /// Whether `uuid` already has a different value under the key of one of `accounts`.
-    async fn holds_other_value(
-        &self,
-        uuid: &str,
-        accounts: &[&Identity],
-    ) -> Result<bool, StoreError> {
-        let links = self.cached.links_of(uuid).await?;
-        Ok(accounts
-            .iter()
-            .any(|a| links.iter().any(|l| l.key == a.key && l.value != a.value)))
-    }
-
-    /// Makes `id` (currently on `current`) an identity of `person`, by the conflict rules.
-    /// Returns the surviving uuid when `person` itself was merged into another anonymous uuid.
-    async fn attach(
-        &self,
-        id: &Ranked,
-        person: &str,
-        current: Option<String>,
-        at: i64,
-        merges: &mut Vec<Merge>,
-    ) -> Result<Option<String>, StoreError> {
-        let other = match current {
-            Some(uuid) if uuid == person => return Ok(None),
-            Some(uuid) => uuid,
-            None => {
-                if id.strength == Strength::Account
-                    && id.identity.key != UUID_KEY
-                    && self.holds_other_value(person, &[&id.identity]).await?
-                {
-                    conflict("account_key_taken");
-                    return Ok(None);
-                }
-                let linked = self.cached.link(&id.identity, person, at).await?;
-                if linked == person {
-                    return Ok(None);
-                }
-                // A racing request linked it to someone else first: settle it as a conflict.
-                linked
-            }
-        };
-        if id.strength == Strength::Account {
-            conflict("account_on_other_person");
-            return Ok(None);
-        }
-        let accounts = self.rules.account_keys();
-        if self.cached.has_any_key(&other, &accounts).await? {
-            // A shared device, now used by `person`.
-            if self.cached.relink(&id.identity, &other, person, at).await? {
-                metrics::counter!("slog_identity_devices_moved_total").increment(1);
-            }
-            return Ok(None);
-        }
-        // `other` is anonymous. When `person` is anonymous too, either could survive; the
-        // smaller uuid (the older one, for slog's time-ordered uuids) does, so that requests
-        // racing from either side merge in the same direction and never in a cycle.
-        let person_anonymous = !self.cached.has_any_key(person, &accounts).await?;
-        let (from, to) = if person_anonymous && other.as_str() < person {
-            (person.to_owned(), other)
-        } else {
-            (other, person.to_owned())
-        };
-        let reason = format!("{} seen on both", id.identity);
-        let moved = self.cached.merge(&from, &to, at, &reason).await?;
-        if !moved.is_empty() {
-            metrics::counter!("slog_identity_merges_total").increment(1);
-            merges.push(Merge {
-                from_uuid: from.clone(),
-                to_uuid: to.clone(),
-                trigger: id.identity.clone(),
-                moved,
+        for candidate in candidates {
+            let accounts = self.accounts_of(candidate).await?;
+            let compatible = accounts.iter().all(|held| {
+                claims
+                    .iter()
+                    .all(|c| c.key != held.key || c.value == held.value)
             });
+            if compatible {
+                return Ok(Some(candidate.clone()));
+            }
+            conflict("not_attributed_to_other_account");
         }
-        Ok((from == person).then_some(to))
+        Ok(None)
+    }
+
+    /// A new person, linked through the event's strongest identity (unknown here: no account
+    /// of the event is known, and every person its devices were found on was refused). Whoever
+    /// inserts that link first decides the uuid.
+    async fn mint(&mut self, strongest: &Ranked) -> Result<UuidSource, StoreError> {
+        let minted = Uuid::now_v7().to_string();
+        let cached = &self.resolver.cached;
+        let linked = if strongest.strength == Strength::Account {
+            match cached
+                .link_account(&strongest.identity, &minted, self.at)
+                .await?
+            {
+                AccountLink::OnOther(winner) => winner,
+                AccountLink::Linked | AccountLink::Clash => minted.clone(),
+            }
+        } else {
+            cached.link(&strongest.identity, &minted, self.at).await?
+        };
+        if linked == minted {
+            let accounts = match strongest.strength {
+                Strength::Account => vec![strongest.identity.clone()],
+                Strength::Device => Vec::new(),
+            };
+            self.accounts.insert(minted.clone(), accounts);
+            self.person = minted;
+            Ok(UuidSource::New)
+        } else {
+            self.person = linked;
+            Ok(UuidSource::Lookup)
+        }
+    }
+
+    /// The account identities of `uuid`, read once per attempt.
+    pub(super) async fn accounts_of(&mut self, uuid: &str) -> Result<&[Identity], StoreError> {
+        if !self.accounts.contains_key(uuid) {
+            let keys = self.resolver.rules.account_keys();
+            let held = self.resolver.cached.identities_under(uuid, &keys).await?;
+            self.accounts.insert(uuid.to_owned(), held);
+        }
+        Ok(&self.accounts[uuid])
     }
 }
 
-fn conflict(reason: &'static str) {
+pub(super) fn conflict(reason: &'static str) {
     metrics::counter!("slog_identity_conflicts_total", "reason" => reason).increment(1);
 }

@@ -6,6 +6,7 @@ use super::keys::KeyRules;
 use super::local_cache::LocalCache;
 use super::resolver::{Resolution, Resolver, UuidSource};
 use super::sql_store::SqlStore;
+use super::store::{AccountLink, IdentityStore, MergeOutcome};
 use super::Identity;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -104,16 +105,234 @@ async fn two_accounts_on_a_shared_device_stay_two_people() {
 }
 
 #[tokio::test]
-async fn a_second_value_of_an_account_key_never_joins_the_person() {
+async fn a_child_registered_with_a_parent_s_mobile_stays_the_child() {
     let r = resolver().await;
-    let person = uuid(&resolve(&r, json!({"mobile": "13800000001", "userid": "u-1"})).await);
-    // A message claiming another userid beside the known mobile: the mobile decides the person,
-    // and u-2 is not linked to it.
-    let mixed = resolve(&r, json!({"mobile": "13800000001", "userid": "u-2"})).await;
-    assert_eq!(uuid(&mixed), person);
-    let u2 = resolve(&r, json!({"userid": "u-2"})).await;
-    assert_ne!(uuid(&u2), person);
-    assert_eq!(u2.source, Some(UuidSource::New));
+    let parent = uuid(&resolve(&r, json!({"mobile": "13800000001", "userid": "parent"})).await);
+    let child_device = uuid(&resolve(&r, json!({"deviceUUID": "kid-phone"})).await);
+    // The child's login carries the parent's mobile: the event's own userid wins, so it is
+    // neither the parent's event nor a reason to merge the child's phone into the parent.
+    let login = resolve(
+        &r,
+        json!({"deviceUUID": "kid-phone", "userid": "child", "mobile": "13800000001"}),
+    )
+    .await;
+    assert_eq!(
+        uuid(&login),
+        child_device,
+        "the child's phone history stays the child's"
+    );
+    assert!(login.merges.is_empty(), "{:?}", login.merges);
+    // The mobile stays where it was: it still finds the parent.
+    assert_eq!(
+        uuid(&resolve(&r, json!({"mobile": "13800000001"})).await),
+        parent
+    );
+    assert_eq!(
+        uuid(&resolve(&r, json!({"userid": "child"})).await),
+        child_device
+    );
+    // The same holds when the child's account is new and has no device history.
+    let other = resolve(&r, json!({"mobile": "13800000001", "userid": "child-2"})).await;
+    assert_ne!(uuid(&other), parent);
+    assert_eq!(other.source, Some(UuidSource::New));
+}
+
+#[tokio::test]
+async fn a_wechat_user_authorised_before_logging_in_becomes_one_person_at_the_first_joint_event() {
+    let r = resolver().await;
+    let mini = uuid(
+        &resolve(
+            &r,
+            json!({"appid": "wx-mp", "openid": "o-9", "unionid": "un-9"}),
+        )
+        .await,
+    );
+    let site = uuid(&resolve(&r, json!({"userid": "u-9", "browserId": "b-9"})).await);
+    assert_ne!(mini, site);
+    let joint = resolve(
+        &r,
+        json!({"appid": "wx-mp", "openid": "o-9", "unionid": "un-9", "userid": "u-9"}),
+    )
+    .await;
+    assert_eq!(joint.merges.len(), 1, "{:?}", joint.merges);
+    let merge = &joint.merges[0];
+    let survivor = merge.to_uuid.clone();
+    assert_eq!(uuid(&joint), survivor);
+    // The older uuid survives: the mini-program's.
+    assert_eq!(
+        (merge.from_uuid.as_str(), survivor.as_str()),
+        (site.as_str(), mini.as_str())
+    );
+    for identity in [
+        json!({"unionid": "un-9"}),
+        json!({"appid": "wx-mp", "openid": "o-9"}),
+        json!({"userid": "u-9"}),
+        json!({"browserId": "b-9"}),
+    ] {
+        assert_eq!(
+            uuid(&resolve(&r, identity.clone()).await),
+            survivor,
+            "{identity}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_sms_login_and_an_app_login_merge_when_a_profile_names_both() {
+    let r = resolver().await;
+    let web = uuid(&resolve(&r, json!({"browserId": "b-1", "mobile": "13900000009"})).await);
+    let app = uuid(&resolve(&r, json!({"deviceUUID": "d-1", "userid": "u-1"})).await);
+    let profile = resolve(&r, json!({"userid": "u-1", "mobile": "13900000009"})).await;
+    assert_eq!(profile.merges.len(), 1);
+    assert_eq!(uuid(&profile), web, "the older uuid survives");
+    assert_eq!(profile.merges[0].from_uuid, app);
+    assert_eq!(uuid(&resolve(&r, json!({"deviceUUID": "d-1"})).await), web);
+}
+
+#[tokio::test]
+async fn two_people_whose_accounts_conflict_never_merge() {
+    let r = resolver().await;
+    let a = uuid(&resolve(&r, json!({"userid": "a", "mobile": "1"})).await);
+    let b = uuid(&resolve(&r, json!({"userid": "b", "unionid": "w"})).await);
+    // One event names a's mobile and b's unionid: a and b hold different userids.
+    let mixed = resolve(&r, json!({"mobile": "1", "unionid": "w"})).await;
+    assert!(mixed.merges.is_empty());
+    assert_eq!(uuid(&mixed), a, "the strongest account decides");
+    assert_eq!(
+        uuid(&resolve(&r, json!({"unionid": "w"})).await),
+        b,
+        "stays where it was"
+    );
+}
+
+#[tokio::test]
+async fn a_signup_and_the_first_app_login_end_on_one_person() {
+    let r = resolver().await;
+    let device = uuid(&resolve(&r, json!({"deviceUUID": "d-5"})).await);
+    // The back end's signup lands first and makes the account's person...
+    let signup = uuid(&resolve(&r, json!({"userid": "u-5", "mobile": "13700000005"})).await);
+    assert_ne!(signup, device);
+    // ... then the app's login joins the device's anonymous history to it.
+    let login = resolve(&r, json!({"deviceUUID": "d-5", "userid": "u-5"})).await;
+    assert_eq!(uuid(&login), signup);
+    assert_eq!(login.merges.len(), 1);
+    assert_eq!(login.merges[0].from_uuid, device);
+}
+
+#[tokio::test]
+async fn numeric_and_text_ids_are_one_identity() {
+    let r = resolver().await;
+    let text = uuid(&resolve(&r, json!({"userid": "48672329"})).await);
+    assert_eq!(uuid(&resolve(&r, json!({"userid": 48672329})).await), text);
+}
+
+#[tokio::test]
+async fn a_device_seen_on_too_many_accounts_stops_linking() {
+    let r = resolver().await;
+    let limit = r.rules().max_accounts_per_device();
+    let shared = json!("vendor-constant-1");
+    let mut people = Vec::new();
+    for n in 0..=limit {
+        people.push(uuid(
+            &resolve(
+                &r,
+                json!({"androidUUID": shared, "userid": format!("u-{n}")}),
+            )
+            .await,
+        ));
+    }
+    let blocked = r.store().store().blocked().await.unwrap();
+    assert_eq!(blocked.len(), 1, "{blocked:?}");
+    assert_eq!(blocked[0].value, "vendor-constant-1");
+    assert_eq!(blocked[0].accounts, i64::try_from(limit + 1).unwrap());
+    // From now on it is junk: alone it links no one, beside a real device it is ignored.
+    let alone = resolve(&r, json!({"androidUUID": shared})).await;
+    assert_eq!(
+        (alone.uuid, alone.source),
+        (None, Some(UuidSource::Unresolved))
+    );
+    let fresh = resolve(&r, json!({"androidUUID": shared, "deviceUUID": "d-new"})).await;
+    assert_eq!(fresh.source, Some(UuidSource::New));
+    assert!(!people.contains(&uuid(&fresh)));
+}
+
+#[tokio::test]
+async fn a_uuid_is_merged_at_most_once() {
+    let store = SqlStore::open("sqlite::memory:").await.unwrap();
+    let keys = ["userid"];
+    for (value, uuid) in [("a", "A"), ("b", "B"), ("c", "C")] {
+        store
+            .link(&Identity::new("browserId", value), uuid, 1)
+            .await
+            .unwrap();
+    }
+    let first = store.merge("A", "B", 2, "test", &keys).await.unwrap();
+    assert_eq!(
+        first,
+        MergeOutcome::Merged(vec![Identity::new("browserId", "a")])
+    );
+    // A racing request that still saw A on its own: A is gone, and so is that merge.
+    let second = store.merge("A", "C", 3, "test", &keys).await.unwrap();
+    assert!(
+        matches!(&second, MergeOutcome::Gone { uuid, into, .. } if uuid == "A" && into == "B"),
+        "{second:?}"
+    );
+    assert_eq!(
+        store
+            .lookup(&Identity::new("browserId", "a"))
+            .await
+            .unwrap()
+            .unwrap()
+            .uuid,
+        "B"
+    );
+    // Merging into a uuid that is gone follows nothing either.
+    let third = store.merge("C", "A", 4, "test", &keys).await.unwrap();
+    assert!(matches!(third, MergeOutcome::Gone { .. }), "{third:?}");
+}
+
+#[tokio::test]
+async fn a_merge_that_would_join_two_values_of_an_account_key_is_refused() {
+    let store = SqlStore::open("sqlite::memory:").await.unwrap();
+    store
+        .link(&Identity::new("userid", "x"), "X", 1)
+        .await
+        .unwrap();
+    store
+        .link(&Identity::new("userid", "y"), "Y", 1)
+        .await
+        .unwrap();
+    let outcome = store.merge("X", "Y", 2, "test", &["userid"]).await.unwrap();
+    assert_eq!(outcome, MergeOutcome::Refused);
+    assert_eq!(
+        store
+            .lookup(&Identity::new("userid", "x"))
+            .await
+            .unwrap()
+            .unwrap()
+            .uuid,
+        "X"
+    );
+}
+
+#[tokio::test]
+async fn an_account_linked_beside_another_value_of_its_key_is_undone() {
+    let store = SqlStore::open("sqlite::memory:").await.unwrap();
+    let first = Identity::new("userid", "x");
+    let second = Identity::new("userid", "y");
+    assert_eq!(
+        store.link_account(&first, "P", 1).await.unwrap(),
+        AccountLink::Linked
+    );
+    assert_eq!(
+        store.link_account(&second, "P", 1).await.unwrap(),
+        AccountLink::Clash
+    );
+    assert_eq!(store.lookup(&second).await.unwrap(), None);
+    assert_eq!(
+        store.link_account(&first, "Q", 1).await.unwrap(),
+        AccountLink::OnOther("P".to_owned())
+    );
 }
 
 #[tokio::test]

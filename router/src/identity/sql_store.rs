@@ -4,8 +4,11 @@
 //! (`ON DUPLICATE KEY UPDATE` / `ON CONFLICT DO NOTHING`, which unlike `INSERT IGNORE` hide no
 //! other error) and then reads the row back, so whichever request inserted first decides the uuid
 //! and the other one adopts it. Moves are `UPDATE ... WHERE uuid = <the uuid the caller saw>`.
+//! Merges are in `sql_merge`, the shared-device guard in `sql_guards`.
 use super::keys::Identity;
-use super::store::{Found, IdentityStore, Link, StoreError};
+use super::sql_guards;
+use super::sql_merge::{self, identities_on};
+use super::store::{AccountLink, Blocked, Found, IdentityStore, Link, MergeOutcome, StoreError};
 use crate::db::{self, Backend};
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
@@ -52,25 +55,6 @@ fn link_of(row: &AnyRow) -> Result<Link, sqlx::Error> {
         first_seen: row.try_get("first_seen")?,
         last_seen: row.try_get("last_seen")?,
     })
-}
-
-/// The identities linked to `uuid`, oldest first, read inside the transaction that is about to
-/// move or delete them.
-async fn identities_on(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    uuid: &str,
-) -> Result<Vec<Identity>, StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {LINK_SELECT} FROM identity_links WHERE uuid = ? ORDER BY first_seen"
-    ))
-    .bind(uuid.to_owned())
-    .fetch_all(&mut **tx)
-    .await?;
-    let identities = rows
-        .iter()
-        .map(|r| link_of(r).map(|l| Identity::new(l.key, l.value)))
-        .collect::<Result<_, _>>()?;
-    Ok(identities)
 }
 
 #[async_trait]
@@ -150,62 +134,95 @@ impl IdentityStore for SqlStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn link_account(
+        &self,
+        identity: &Identity,
+        uuid: &str,
+        at: i64,
+    ) -> Result<AccountLink, StoreError> {
+        let linked = self.link(identity, uuid, at).await?;
+        if linked != uuid {
+            return Ok(AccountLink::OnOther(linked));
+        }
+        // A racing request may have given `uuid` another value of this key between the caller's
+        // check and this insert: two values of an account key are two people, so ours goes.
+        let values: i64 =
+            sqlx::query("SELECT COUNT(*) FROM identity_links WHERE uuid = ? AND id_key = ?")
+                .bind(uuid.to_owned())
+                .bind(identity.key.clone())
+                .fetch_one(&self.pool)
+                .await?
+                .try_get(0)?;
+        if values <= 1 {
+            return Ok(AccountLink::Linked);
+        }
+        sqlx::query("DELETE FROM identity_links WHERE id_key = ? AND id_value = ? AND uuid = ?")
+            .bind(identity.key.clone())
+            .bind(identity.value.clone())
+            .bind(uuid.to_owned())
+            .execute(&self.pool)
+            .await?;
+        Ok(AccountLink::Clash)
+    }
+
     async fn merge(
         &self,
         from: &str,
         to: &str,
         at: i64,
         reason: &str,
-    ) -> Result<Vec<Identity>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let moved = identities_on(&mut tx, from).await?;
-        sqlx::query("UPDATE identity_links SET uuid = ? WHERE uuid = ?")
-            .bind(to.to_owned())
-            .bind(from.to_owned())
-            .execute(&mut *tx)
-            .await?;
-        // Earlier merges into `from` now lead to `to` as well, so the table stays one hop deep.
-        sqlx::query("UPDATE identity_merges SET to_uuid = ? WHERE to_uuid = ?")
-            .bind(to.to_owned())
-            .bind(from.to_owned())
-            .execute(&mut *tx)
-            .await?;
-        let insert = match self.backend {
-            Backend::MySql => {
-                "INSERT INTO identity_merges (from_uuid, to_uuid, merged_at, reason) \
-                 VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE to_uuid = VALUES(to_uuid), \
-                 merged_at = VALUES(merged_at), reason = VALUES(reason)"
-            }
-            Backend::Sqlite => {
-                "INSERT INTO identity_merges (from_uuid, to_uuid, merged_at, reason) \
-                 VALUES (?, ?, ?, ?) ON CONFLICT (from_uuid) DO UPDATE SET \
-                 to_uuid = excluded.to_uuid, merged_at = excluded.merged_at, reason = excluded.reason"
-            }
-        };
-        sqlx::query(insert)
-            .bind(from.to_owned())
-            .bind(to.to_owned())
-            .bind(at)
-            .bind(reason.chars().take(255).collect::<String>())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(moved)
+        account_keys: &[&str],
+    ) -> Result<MergeOutcome, StoreError> {
+        sql_merge::merge(&self.pool, self.backend, from, to, at, reason, account_keys).await
     }
 
-    async fn has_any_key(&self, uuid: &str, keys: &[&str]) -> Result<bool, StoreError> {
+    async fn identities_under(
+        &self,
+        uuid: &str,
+        keys: &[&str],
+    ) -> Result<Vec<Identity>, StoreError> {
         if keys.is_empty() {
-            return Ok(false);
+            return Ok(Vec::new());
         }
         let placeholders = vec!["?"; keys.len()].join(", ");
         let sql = format!(
-            "SELECT 1 FROM identity_links WHERE uuid = ? AND id_key IN ({placeholders}) LIMIT 1"
+            "SELECT CAST(id_key AS CHAR), CAST(id_value AS CHAR) FROM identity_links \
+             WHERE uuid = ? AND id_key IN ({placeholders})"
         );
         let mut query = sqlx::query(&sql).bind(uuid.to_owned());
         for key in keys {
             query = query.bind(key.to_string());
         }
-        Ok(query.fetch_optional(&self.pool).await?.is_some())
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Identity::new(
+                    r.try_get::<String, _>(0)?,
+                    r.try_get::<String, _>(1)?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn note_device_owners(
+        &self,
+        identity: &Identity,
+        owners: &[&str],
+        at: i64,
+    ) -> Result<usize, StoreError> {
+        sql_guards::note_device_owners(&self.pool, self.backend, identity, owners, at).await
+    }
+
+    async fn block(&self, identity: &Identity, accounts: usize, at: i64) -> Result<(), StoreError> {
+        sql_guards::block(&self.pool, self.backend, identity, accounts, at).await
+    }
+
+    async fn blocked(&self) -> Result<Vec<Blocked>, StoreError> {
+        sql_guards::blocked(&self.pool).await
+    }
+
+    async fn unblock(&self, identity: &Identity) -> Result<bool, StoreError> {
+        sql_guards::unblock(&self.pool, identity).await
     }
 
     async fn links_of(&self, uuid: &str) -> Result<Vec<Link>, StoreError> {
@@ -247,6 +264,10 @@ impl IdentityStore for SqlStore {
             .await?;
         sqlx::query("DELETE FROM identity_merges WHERE from_uuid = ? OR to_uuid = ?")
             .bind(uuid.to_owned())
+            .bind(uuid.to_owned())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM identity_device_owners WHERE uuid = ?")
             .bind(uuid.to_owned())
             .execute(&mut *tx)
             .await?;

@@ -117,7 +117,9 @@ mod tests {
     use crate::identity::cached_store::CachedStore;
     use crate::identity::keys::{Identity, KeyRules};
     use crate::identity::local_cache::LocalCache;
-    use crate::identity::store::{Found, IdentityStore, Link, StoreError};
+    use crate::identity::store::{
+        AccountLink, Blocked, Found, IdentityStore, Link, MergeOutcome, StoreError,
+    };
     use crate::identity::IdentityConfig;
     use crate::pipeline::normalize::normalize;
     use async_trait::async_trait;
@@ -144,16 +146,42 @@ mod tests {
         async fn relink(&self, _: &Identity, _: &str, _: &str, _: i64) -> Result<bool, StoreError> {
             Err(down())
         }
+        async fn link_account(
+            &self,
+            _: &Identity,
+            _: &str,
+            _: i64,
+        ) -> Result<AccountLink, StoreError> {
+            Err(down())
+        }
         async fn merge(
             &self,
             _: &str,
             _: &str,
             _: i64,
             _: &str,
-        ) -> Result<Vec<Identity>, StoreError> {
+            _: &[&str],
+        ) -> Result<MergeOutcome, StoreError> {
             Err(down())
         }
-        async fn has_any_key(&self, _: &str, _: &[&str]) -> Result<bool, StoreError> {
+        async fn identities_under(&self, _: &str, _: &[&str]) -> Result<Vec<Identity>, StoreError> {
+            Err(down())
+        }
+        async fn note_device_owners(
+            &self,
+            _: &Identity,
+            _: &[&str],
+            _: i64,
+        ) -> Result<usize, StoreError> {
+            Err(down())
+        }
+        async fn block(&self, _: &Identity, _: usize, _: i64) -> Result<(), StoreError> {
+            Err(down())
+        }
+        async fn blocked(&self) -> Result<Vec<Blocked>, StoreError> {
+            Err(down())
+        }
+        async fn unblock(&self, _: &Identity) -> Result<bool, StoreError> {
             Err(down())
         }
         async fn links_of(&self, _: &str) -> Result<Vec<Link>, StoreError> {

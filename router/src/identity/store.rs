@@ -15,6 +15,9 @@ pub enum StoreError {
     Db(#[from] crate::db::DbError),
     #[error("identity database: {0}")]
     Database(#[from] sqlx::Error),
+    /// Another request held what this one needed for too long (a merge of the same uuid).
+    #[error("identity store busy: {0}")]
+    Busy(String),
     /// The failure of a read shared by concurrent lookups of one identity (`flights.rs`).
     #[error(transparent)]
     Shared(std::sync::Arc<StoreError>),
@@ -25,8 +28,10 @@ impl StoreError {
     /// between racing writers (MySQL SQLSTATE 40001, errors 1213/1205; SQLite "database is
     /// locked").
     pub fn is_transient(&self) -> bool {
-        if let StoreError::Shared(shared) = self {
-            return shared.is_transient();
+        match self {
+            StoreError::Shared(shared) => return shared.is_transient(),
+            StoreError::Busy(_) => return true,
+            _ => {}
         }
         let StoreError::Database(sqlx::Error::Database(db)) = self else {
             return false;
@@ -59,6 +64,45 @@ pub struct Found {
     pub last_seen: i64,
 }
 
+/// What `link_account` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountLink {
+    /// The identity is linked to the uuid asked for (now, or already).
+    Linked,
+    /// The identity already belongs to another uuid.
+    OnOther(String),
+    /// The uuid already holds another value of the identity's key: nothing was linked.
+    Clash,
+}
+
+/// What `merge` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeOutcome {
+    /// `from` is gone: these identities moved to `to`.
+    Merged(Vec<Identity>),
+    /// `uuid` (one of the two) had been merged into `into` by another request: this merge did
+    /// not happen. Links still left on `uuid` were moved to `into` (`swept`).
+    Gone {
+        uuid: String,
+        into: String,
+        swept: Vec<Identity>,
+    },
+    /// The two hold different values of one account key, or a racing request merged one of
+    /// them at the same moment: nothing changed.
+    Refused,
+}
+
+/// A blocked identity, as the admin API lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Blocked {
+    pub key: String,
+    pub value: String,
+    /// How many different people (uuids with accounts) it had been seen on.
+    pub accounts: i64,
+    /// Epoch milliseconds.
+    pub blocked_at: i64,
+}
+
 #[async_trait]
 pub trait IdentityStore: Send + Sync {
     /// The uuid `identity` belongs to and when it was last seen, if it is linked.
@@ -87,17 +131,52 @@ pub trait IdentityStore: Send + Sync {
         at: i64,
     ) -> Result<bool, StoreError>;
 
-    /// Moves every identity of `from` to `to` and records the merge; the identities moved.
+    /// Links the account identity `identity` to `uuid` unless it is already linked, and makes
+    /// sure `uuid` did not end up with two values of that key (a racing request may have linked
+    /// another one a moment earlier): such a link is undone.
+    async fn link_account(
+        &self,
+        identity: &Identity,
+        uuid: &str,
+        at: i64,
+    ) -> Result<AccountLink, StoreError>;
+
+    /// Moves every identity of `from` to `to` and records the merge, in one transaction that
+    /// first checks that neither uuid was merged away already (a uuid is merged at most once)
+    /// and that the two together hold at most one value of each of `account_keys`.
     async fn merge(
         &self,
         from: &str,
         to: &str,
         at: i64,
         reason: &str,
+        account_keys: &[&str],
+    ) -> Result<MergeOutcome, StoreError>;
+
+    /// The identities of `uuid` under `keys` (its accounts, when `keys` are the account keys).
+    async fn identities_under(
+        &self,
+        uuid: &str,
+        keys: &[&str],
     ) -> Result<Vec<Identity>, StoreError>;
 
-    /// Whether `uuid` has an identity under one of `keys` (the account keys).
-    async fn has_any_key(&self, uuid: &str, keys: &[&str]) -> Result<bool, StoreError>;
+    /// Records that the device identity `identity` was seen on each of `owners` (people with
+    /// accounts); how many different people it has been seen on in all.
+    async fn note_device_owners(
+        &self,
+        identity: &Identity,
+        owners: &[&str],
+        at: i64,
+    ) -> Result<usize, StoreError>;
+
+    /// Puts `identity` on the blocklist: it links no one from now on.
+    async fn block(&self, identity: &Identity, accounts: usize, at: i64) -> Result<(), StoreError>;
+
+    /// Every blocked identity, most recently blocked first.
+    async fn blocked(&self) -> Result<Vec<Blocked>, StoreError>;
+
+    /// Lifts a block (and forgets the people the identity was seen on); whether it was blocked.
+    async fn unblock(&self, identity: &Identity) -> Result<bool, StoreError>;
 
     /// Every identity of `uuid`, oldest first.
     async fn links_of(&self, uuid: &str) -> Result<Vec<Link>, StoreError>;

@@ -10,11 +10,14 @@
 //! - `use_server_time` defaults to true: the receive time is the event time and a sent `time` is kept
 //!   as `client_time`. When false, `time` (epoch ms) is required and must lie between 2000-01-01 and
 //!   one day after the receive time (catches seconds sent as milliseconds, and broken clocks).
-//! - `ps` and `uidentity` are objects when present; identity values are non-empty strings or numbers.
+//! - `ps` and `uidentity` are objects when present. Identity values are strings or integers; an
+//!   integer becomes its decimal text (`42` and `"42"` are one identity), and an empty or null
+//!   identity is no identity: it is dropped, the event is not refused for it.
 //! - `sid` and `ver` are strings; `r` (the SDK's cache buster) is any scalar and is dropped.
 //! - Any other top-level key is refused (`unknown_field`) rather than silently dropped.
 use crate::error::{Code, Rejection};
 use crate::event::{Event, MessageKind, TimeSource};
+use crate::identity::keys::integer_text;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -101,8 +104,8 @@ pub fn normalize(message: Value, received_at: i64) -> Result<Event, Rejection> {
         Some(other) => return Err(wrong_type("r", "a number or string", &other)),
     }
     let ps = take_object(&mut obj, "ps")?;
-    let uidentity = take_object(&mut obj, "uidentity")?;
-    check_identities(&uidentity)?;
+    let mut uidentity = take_object(&mut obj, "uidentity")?;
+    canonical_identities(&mut uidentity)?;
 
     Ok(Event {
         event_id: Uuid::now_v7(),
@@ -159,25 +162,50 @@ fn check_client_time(t: i64, received_at: i64) -> Result<(), Rejection> {
     Ok(())
 }
 
-fn check_identities(uidentity: &Map<String, Value>) -> Result<(), Rejection> {
-    for (key, value) in uidentity {
-        let ok = match value {
-            Value::String(s) => !s.is_empty(),
-            Value::Number(_) => true,
-            _ => false,
-        };
-        if !ok {
-            return Err(Rejection::field(
-                Code::InvalidValue,
-                &format!("uidentity.{key}"),
-                format!(
-                    "identity values must be non-empty strings or numbers, got {}",
-                    type_name(value)
-                ),
-            ));
+/// Identity values as the identity store and every consumer compare them: text. An integer is
+/// its decimal text; an empty or null value carries no identity and is dropped, whatever the
+/// SDK meant by it. A fraction, or an integer too large to have been parsed exactly, is refused:
+/// linking on a rounded id would join two people.
+fn canonical_identities(uidentity: &mut Map<String, Value>) -> Result<(), Rejection> {
+    let mut refused = None;
+    uidentity.retain(|key, value| {
+        if refused.is_some() {
+            return true;
         }
-    }
-    Ok(())
+        match value {
+            Value::Null => false,
+            Value::String(s) => !s.trim().is_empty(),
+            Value::Number(n) => match integer_text(n) {
+                Some(text) => {
+                    *value = Value::String(text);
+                    true
+                }
+                None => {
+                    refused = Some(Rejection::field(
+                        Code::InvalidValue,
+                        &format!("uidentity.{key}"),
+                        format!(
+                            "identity {value} is not an exact integer (a fraction, or beyond \
+                             2^53 where JSON numbers round): send long ids as strings"
+                        ),
+                    ));
+                    true
+                }
+            },
+            other => {
+                refused = Some(Rejection::field(
+                    Code::InvalidValue,
+                    &format!("uidentity.{key}"),
+                    format!(
+                        "identity values must be strings or integers, got {}",
+                        type_name(other)
+                    ),
+                ));
+                true
+            }
+        }
+    });
+    refused.map_or(Ok(()), Err)
 }
 
 fn take_i64(obj: &mut Map<String, Value>, field: &str) -> Result<Option<i64>, Rejection> {
@@ -409,20 +437,37 @@ mod tests {
     }
 
     #[test]
-    fn identity_values_must_be_non_empty_scalars() {
+    fn identity_values_must_be_strings_or_integers() {
         let r = rejection(with(
             seed_example(),
             "uidentity",
             json!({"mobile": {"a": 1}}),
         ));
         assert_eq!(r.field.as_deref(), Some("uidentity.mobile"));
-        let r = rejection(with(seed_example(), "uidentity", json!({"mobile": ""})));
-        assert_eq!(r.field.as_deref(), Some("uidentity.mobile"));
-        assert!(normalize(
-            with(seed_example(), "uidentity", json!({"userid": 42})),
-            NOW
+        let r = rejection(with(seed_example(), "uidentity", json!({"userid": 1.5})));
+        assert_eq!(r.field.as_deref(), Some("uidentity.userid"));
+        assert!(
+            r.message.contains("send long ids as strings"),
+            "{}",
+            r.message
+        );
+    }
+
+    #[test]
+    fn integer_identities_become_their_text_and_empty_ones_are_dropped() {
+        let ev = normalize(
+            with(
+                seed_example(),
+                "uidentity",
+                json!({"userid": 48672329, "uvId": "", "imei": null, "idfa": "  ", "mobile": "138"}),
+            ),
+            NOW,
         )
-        .is_ok());
+        .expect("empty and null identities do not refuse the event");
+        assert_eq!(
+            Value::Object(ev.uidentity),
+            json!({"userid": "48672329", "mobile": "138"})
+        );
     }
 
     #[test]

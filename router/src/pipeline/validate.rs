@@ -138,13 +138,16 @@ fn check_value(
         return Ok(());
     };
     let t = def.value_type;
-    let ok = match message {
-        MessageKind::ProfileUnset => true,
-        MessageKind::ProfileAppend => value
-            .as_array()
-            .is_some_and(|items| items.iter().all(|v| t.accepts(v))),
-        _ => t.accepts(value),
-    };
+    // Identity values reach validation as text (normalisation turned integers into their
+    // decimal text), whatever type the identity key was registered with.
+    let ok = (kind == PropertyKind::Identity && value.is_string())
+        || match message {
+            MessageKind::ProfileUnset => true,
+            MessageKind::ProfileAppend => value
+                .as_array()
+                .is_some_and(|items| items.iter().all(|v| t.accepts(v))),
+            _ => t.accepts(value),
+        };
     if ok {
         return Ok(());
     }
