@@ -6,7 +6,8 @@
 //! - [`driver`]: the load loop — closed loop for the peak, open loop at a fixed rate for latency —
 //!   its counters and percentiles, and the one JSON result line every binary prints;
 //! - [`procfs`]: CPU time and peak RSS of a process, read from `/proc`;
-//! - [`population`]: a synthetic population with ground truth, for identity accuracy.
+//! - identity accuracy: [`truth`] (who really sent each event), [`population`] (a synthetic
+//!   population with ground truth) and [`score`] (the scorer and its report).
 //!
 //! The binaries: `slog-load` (HTTP load generator), `http-ceiling` (axum server doing nothing),
 //! `kafka-ceiling` (a bare rdkafka producer with slog's settings), run by `scripts/bench.sh`; and
@@ -15,3 +16,5 @@ pub mod driver;
 pub mod pageview;
 pub mod population;
 pub mod procfs;
+pub mod score;
+pub mod truth;
