@@ -6,8 +6,9 @@
 //! - [`driver`]: the load loop — closed loop for the peak, open loop at a fixed rate for latency —
 //!   its counters and percentiles, and the one JSON result line every binary prints;
 //! - [`procfs`]: CPU time and peak RSS of a process, read from `/proc`;
-//! - identity accuracy: [`truth`] (who really sent each event), [`population`] (a synthetic
-//!   population with ground truth) and [`score`] (the scorer and its report).
+//! - identity accuracy: [`truth`] (who really sent each event), the two synthetic populations
+//!   [`population`] (simple) and [`systems`] (the tracking plan's systems and real-world
+//!   patterns), and [`score`] (the scorer and its report).
 //!
 //! The binaries: `slog-load` (HTTP load generator), `http-ceiling` (axum server doing nothing),
 //! `kafka-ceiling` (a bare rdkafka producer with slog's settings), run by `scripts/bench.sh`; and
@@ -17,4 +18,5 @@ pub mod pageview;
 pub mod population;
 pub mod procfs;
 pub mod score;
+pub mod systems;
 pub mod truth;
