@@ -39,6 +39,9 @@ pub struct FalseMerge {
     pub uuid: String,
     /// (person, attributable events on the uuid, index of a sample event).
     pub people: Vec<(usize, usize, usize)>,
+    /// What events of two or more of these people carried alike: a broken-SDK constant as
+    /// `key=value`, another value as `key (one value)`; empty when nothing is (chained merges).
+    pub shared: Vec<String>,
 }
 
 /// A person whose attributable events end on several final uuids.
@@ -109,6 +112,12 @@ enum Class {
 /// The identities an event carries, as the scorer sees them: `key=value`, numbers as their
 /// decimal text (48672329 and "48672329" are one userid), openids as `openid=appid:openid`.
 pub fn identities(uidentity: &Value) -> Vec<String> {
+    values(uidentity, false)
+}
+
+/// [`identities`], or with `broken` every non-empty value, broken-SDK constants included (to
+/// name what falsely merged people have in common).
+fn values(uidentity: &Value, broken: bool) -> Vec<String> {
     let Some(obj) = uidentity.as_object() else {
         return Vec::new();
     };
@@ -117,7 +126,7 @@ pub fn identities(uidentity: &Value) -> Vec<String> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     };
-    let usable = |t: &String| !t.is_empty() && !BROKEN_SDK_VALUES.contains(&t.as_str());
+    let usable = |t: &String| !t.is_empty() && (broken || !BROKEN_SDK_VALUES.contains(&t.as_str()));
     let appid = obj.get("appid").and_then(text).filter(usable);
     let mut out = Vec::new();
     for (key, value) in obj {
@@ -201,6 +210,16 @@ fn union(parent: &mut [usize], a: usize, b: usize) {
     let (a, b) = (find(parent, a), find(parent, b));
     if a != b {
         parent[b] = a;
+    }
+}
+
+/// A value several people carried: constants by value (they are the cause worth naming),
+/// anything else by key (a shared mobile, one openid string in two appids).
+fn shared_label(identity: &str) -> String {
+    match identity.split_once('=') {
+        Some((_, v)) if BROKEN_SDK_VALUES.contains(&v) => identity.to_owned(),
+        Some((k, _)) => format!("{k} (one value)"),
+        None => identity.to_owned(),
     }
 }
 
@@ -308,14 +327,38 @@ impl Score {
                 });
             }
         }
+        let mut carried: HashMap<(&str, usize), HashSet<String>> = HashMap::new();
+        for (i, (sent, outcome)) in truth.events.iter().zip(outcomes).enumerate() {
+            if let (Class::Attributable, Outcome::Accepted(Some(uuid))) = (classes[i], outcome) {
+                let f = final_uuid(uuid, merges);
+                if holders.get(f).is_some_and(|h| h.len() > 1) {
+                    let seen = carried.entry((f, sent.person)).or_default();
+                    seen.extend(values(&sent.body["uidentity"], true));
+                }
+            }
+        }
         for (uuid, people) in holders {
             if people.len() > 1 {
                 for &(p, _, _) in &people {
                     tallies[p].falsely_merged = 1;
                 }
+                let mut count: HashMap<&String, usize> = HashMap::new();
+                for &(p, _, _) in &people {
+                    for v in &carried[&(uuid, p)] {
+                        *count.entry(v).or_default() += 1;
+                    }
+                }
+                let mut shared: Vec<String> = count
+                    .into_iter()
+                    .filter(|(_, n)| *n > 1)
+                    .map(|(v, _)| shared_label(v))
+                    .collect();
+                shared.sort();
+                shared.dedup();
                 s.false_merges.push(FalseMerge {
                     uuid: uuid.to_owned(),
                     people,
+                    shared,
                 });
             }
         }

@@ -2,11 +2,20 @@
 //! and a few split people on stderr (with sample events, to see why).
 use super::{Score, Tally};
 use crate::truth::Truth;
+use std::collections::BTreeMap;
 
 /// Split people printed as examples.
 const SPLIT_EXAMPLES: usize = 8;
 /// False merges printed in full (all are counted).
 const FALSE_MERGES_PRINTED: usize = 40;
+
+fn shared(labels: &[String]) -> String {
+    if labels.is_empty() {
+        "no value in common (chained)".to_owned()
+    } else {
+        labels.join(", ")
+    }
+}
 
 fn pct(n: usize, of: usize) -> f64 {
     100.0 * n as f64 / of.max(1) as f64
@@ -26,7 +35,12 @@ impl Score {
                 .iter()
                 .map(|&(p, n, i)| format!("{} with {n} events, e.g. {}", person(p), uidentity(i)))
                 .collect();
-            eprintln!("false merge on {}: {}", m.uuid, people.join("; "));
+            eprintln!(
+                "false merge on {} (shared: {}): {}",
+                m.uuid,
+                shared(&m.shared),
+                people.join("; ")
+            );
         }
         if self.false_merges.len() > FALSE_MERGES_PRINTED {
             eprintln!(
@@ -46,7 +60,7 @@ impl Score {
             shown.push(s.person);
             let uuids: Vec<String> = s.uuids.iter().map(|(u, n)| format!("{u} ({n})")).collect();
             eprintln!(
-                "split ({name}): {} on {}; off its main uuid, e.g. {}",
+                "split, example for \"{name}\": {} on {}; off its main uuid, e.g. {}",
                 person(s.person),
                 uuids.join(", "),
                 uidentity(s.sample)
@@ -116,6 +130,27 @@ impl Score {
             println!("|---|---|---|");
             for ((code, field), n) in &self.refused {
                 println!("| {code} | {field} | {n} |");
+            }
+        }
+        if !self.false_merges.is_empty() {
+            let mut by: BTreeMap<String, usize> = BTreeMap::new();
+            for m in &self.false_merges {
+                for label in &m.shared {
+                    *by.entry(label.clone()).or_default() += 1;
+                }
+                if m.shared.is_empty() {
+                    *by.entry(shared(&m.shared)).or_default() += 1;
+                }
+            }
+            let mut by: Vec<(String, usize)> = by.into_iter().collect();
+            by.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            println!();
+            // A uuid counts under every value its people share: the one slog joined on is among
+            // them, others come along (a zero IMEI beside the constant MAC that did the join).
+            println!("| false merges: a value the people's events share | uuids (one may count under several) |");
+            println!("|---|---|");
+            for (label, n) in by {
+                println!("| {label} | {n} |");
             }
         }
         println!();

@@ -92,6 +92,8 @@ fn one_false_merge_and_one_split() {
     assert_eq!(s.false_merges[0].uuid, "U1");
     let people: Vec<usize> = s.false_merges[0].people.iter().map(|p| p.0).collect();
     assert_eq!(people, [0, 1]);
+    // Person 0's browserId and person 1's constant MAC are not in common: nothing is.
+    assert!(s.false_merges[0].shared.is_empty());
     assert_eq!(s.splits.len(), 1);
     assert_eq!(s.splits[0].person, 1);
     assert_eq!(
