@@ -8,7 +8,8 @@
 //! - [`procfs`]: CPU time and peak RSS of a process, read from `/proc`;
 //! - identity accuracy: [`truth`] (who really sent each event), the two synthetic populations
 //!   [`population`] (simple) and [`systems`] (the tracking plan's systems and real-world
-//!   patterns), and [`score`] (the scorer and its report).
+//!   patterns), [`post`] (posting a timeline, sequentially or in racing lanes) and [`score`] (the
+//!   scorer and its report).
 //!
 //! The binaries: `slog-load` (HTTP load generator), `http-ceiling` (axum server doing nothing),
 //! `kafka-ceiling` (a bare rdkafka producer with slog's settings), run by `scripts/bench.sh`; and
@@ -16,6 +17,7 @@
 pub mod driver;
 pub mod pageview;
 pub mod population;
+pub mod post;
 pub mod procfs;
 pub mod score;
 pub mod systems;
