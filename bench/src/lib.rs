@@ -6,7 +6,10 @@
 //! - [`driver`]: the load loop — closed loop for the peak, open loop at a fixed rate for latency —
 //!   its counters and percentiles, and the one JSON result line every binary prints;
 //! - [`procfs`]: CPU time and peak RSS of a process, read from `/proc`;
-//! - [`population`]: a synthetic population with ground truth, for identity accuracy.
+//! - identity accuracy: [`truth`] (who really sent each event), the two synthetic populations
+//!   [`population`] (simple) and [`systems`] (the tracking plan's systems and real-world
+//!   patterns), [`post`] (posting a timeline, sequentially or in racing lanes) and [`score`] (the
+//!   scorer and its report).
 //!
 //! The binaries: `slog-load` (HTTP load generator), `http-ceiling` (axum server doing nothing),
 //! `kafka-ceiling` (a bare rdkafka producer with slog's settings), run by `scripts/bench.sh`; and
@@ -14,4 +17,8 @@
 pub mod driver;
 pub mod pageview;
 pub mod population;
+pub mod post;
 pub mod procfs;
+pub mod score;
+pub mod systems;
+pub mod truth;

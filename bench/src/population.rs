@@ -5,6 +5,7 @@
 //! that the server reports with the userid only, and a few share a browser with a family member
 //! who logs in on it too. SDK failures are modelled with junk identity values (zeroed idfa/imei,
 //! "undefined" browser ids). Every event records which person really sent it.
+use crate::truth::{Lane, Person, Sent as TruthEvent, Truth, BROKEN_SDK_VALUES};
 use serde_json::{json, Value};
 
 /// A small deterministic PRNG (splitmix64): the same seed gives the same population.
@@ -240,4 +241,67 @@ impl Population {
             events,
         }
     }
+}
+
+impl Population {
+    /// The ground truth the scorer reads: anonymous events on a shared browser are ambiguous.
+    pub fn truth(&self) -> Truth {
+        let mut people: Vec<Person> = (0..self.people)
+            .map(|p| Person {
+                userid: self.registered[p].then(|| format!("u-{p}")),
+                patterns: Vec::new(),
+            })
+            .collect();
+        for (d, device) in self.devices.iter().enumerate() {
+            for &user in &device.users {
+                if device.users.len() > 1 {
+                    people[user].patterns.push(SHARED_BROWSER);
+                }
+                if junk_device(&device.identities) {
+                    people[user].patterns.push(JUNK_IDS);
+                }
+                if self.devices[..d].iter().any(|o| o.users.contains(&user)) {
+                    people[user].patterns.push(SEVERAL_DEVICES);
+                }
+            }
+        }
+        for (p, person) in people.iter_mut().enumerate() {
+            if !self.registered[p] {
+                person.patterns.push(ANONYMOUS_ONLY);
+            }
+            person.patterns.sort_unstable();
+            person.patterns.dedup();
+        }
+        let events = self
+            .events
+            .iter()
+            .map(|e| TruthEvent {
+                person: e.person,
+                lane: e.device.map_or(Lane::Person(e.person), Lane::Device),
+                ambiguous: e.origin == Origin::Anonymous
+                    && e.device.is_some_and(|d| self.devices[d].users.len() > 1),
+                at: e.at,
+                body: e.body.clone(),
+            })
+            .collect();
+        Truth {
+            people,
+            devices: self.devices.len(),
+            patterns: vec![ANONYMOUS_ONLY, SEVERAL_DEVICES, SHARED_BROWSER, JUNK_IDS],
+            events,
+        }
+    }
+}
+
+const ANONYMOUS_ONLY: &str = "anonymous only";
+const SEVERAL_DEVICES: &str = "several devices";
+const SHARED_BROWSER: &str = "shared browser";
+const JUNK_IDS: &str = "junk device ids";
+
+fn junk_device(identities: &Value) -> bool {
+    identities
+        .as_object()
+        .into_iter()
+        .flatten()
+        .any(|(_, v)| v.as_str().is_some_and(|s| BROKEN_SDK_VALUES.contains(&s)))
 }

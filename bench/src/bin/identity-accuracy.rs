@@ -1,24 +1,44 @@
 //! identity-accuracy: how well slog joins one person's events (seed goal 2), from ground truth.
 //!
-//! Generates a synthetic population (`slog_bench::population`), starts the `slog` binary on its
-//! embedded default (SQLite identity store, file sink) in a temporary directory, posts every event
-//! in timeline order, stops slog (which flushes), reads the events and users topics back and
-//! compares each event's uuid with the person who really sent it. Identity-merge messages are
-//! applied the way a warehouse would (re-attributing the merged uuid's history).
+//! Generates a synthetic population with ground truth — `systems` (default,
+//! `slog_bench::systems`: the tracking plan's web, WeChat H5, mini-program, Android, iOS, back
+//! end, CRM and sales-lead systems, with real-world patterns such as numeric userids, shared
+//! mobiles, unionid-first WeChat users, broken-SDK constant device ids, reinstalls, offline
+//! buffering and signup races) or `basic` (`slog_bench::population`) — starts the `slog` binary
+//! on its embedded default (SQLite identity store, file sink, self-registering names) in a
+//! temporary directory, posts the timeline (`--concurrency 1`: in order, batch after batch;
+//! N > 1: windows of `--window` events cut into N racing lanes, `slog_bench::post`), stops slog
+//! (which flushes), reads the events and users topics back, applies the identity-merge records
+//! the way a warehouse would, and scores every event against the person who really sent it with
+//! `slog_bench::score` (which does not use slog's rules). Prints the summary, refused events by
+//! code and field, and a per-pattern breakdown; false merges and a few split people go to stderr
+//! with sample events. Exits non-zero when there is any false merge.
 //!
 //!   cargo build --release -p slog-router -p slog-bench
-//!   target/release/identity-accuracy [--people 2000] [--seed 7] [--slog PATH]
+//!   target/release/identity-accuracy [--people 2000] [--seed 7] [--population systems|basic]
+//!       [--concurrency 4] [--window 200] [--batch 100] [--keep DIR] [--slog PATH]
 //!
 //! `scripts/identity-accuracy.sh` does both.
 use anyhow::{bail, Context};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use serde_json::Value;
-use slog_bench::population::{Origin, Population};
-use std::collections::{BTreeMap, HashMap};
+use slog_bench::population::Population;
+use slog_bench::post::{self, Answer, Posting};
+use slog_bench::score::{Outcome, Score};
+use slog_bench::systems;
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Instant;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Kind {
+    /// The tracking plan's systems and real-world patterns.
+    Systems,
+    /// The simple population (devices, logins, server buyCourse, family browsers).
+    Basic,
+}
 
 #[derive(Parser)]
 struct Args {
@@ -28,9 +48,20 @@ struct Args {
     /// Seed of the population (same seed, same population).
     #[arg(long, default_value_t = 7)]
     seed: u64,
-    /// Events per POST (timeline order is kept within and across batches).
+    #[arg(long, value_enum, default_value = "systems")]
+    population: Kind,
+    /// Events per POST.
     #[arg(long, default_value_t = 100)]
     batch: usize,
+    /// Concurrent lanes; 1 posts the whole timeline in order.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Events per window of concurrent lanes (windows are posted one after another).
+    #[arg(long, default_value_t = 200)]
+    window: usize,
+    /// Keep slog's directory (config, registry, topics) at this path for a closer look.
+    #[arg(long)]
+    keep: Option<PathBuf>,
     /// The slog binary; default: `slog` beside this program.
     #[arg(long)]
     slog: Option<PathBuf>,
@@ -39,14 +70,18 @@ struct Args {
 const CONFIG: &str = r#"
 [registry]
 url = "sqlite://data/registry.db?mode=rwc"
-# buyCourse and the accuracy project's properties register themselves.
+# The populations' event names and properties register themselves.
 default_policy = "register"
 [sink]
 kind = "file"
 "#;
 
+/// The timeline starts this long before now: offline-buffered events carry their own `time`,
+/// which slog accepts up to a day ahead of its clock; in the past they are always valid.
+const TIMELINE_BACK_MS: u64 = 22 * 3600 * 1000;
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
     let args = Args::parse();
     let slog_bin = match args.slog {
         Some(path) => path,
@@ -55,31 +90,33 @@ async fn main() -> anyhow::Result<()> {
             .context("program directory")?
             .join("slog"),
     };
-    let population = Population::generate(args.people, args.seed);
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as u64;
+    let (truth, name) = match args.population {
+        Kind::Systems => (
+            systems::generate(args.people, args.seed, now_ms - TIMELINE_BACK_MS),
+            "systems",
+        ),
+        Kind::Basic => (
+            Population::generate(args.people, args.seed).truth(),
+            "basic",
+        ),
+    };
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("slog.toml"), CONFIG)?;
     let (mut child, addr) = start(&slog_bin, dir.path())?;
 
+    let how = Posting {
+        concurrency: args.concurrency,
+        window: args.window,
+        batch: args.batch,
+    };
     let started = Instant::now();
     let client = reqwest::Client::new();
-    let mut event_ids: Vec<Option<String>> = Vec::with_capacity(population.events.len());
-    for chunk in population.events.chunks(args.batch.max(1)) {
-        let body: Vec<&Value> = chunk.iter().map(|e| &e.body).collect();
-        let answer: Value = client
-            .post(format!("http://{addr}/slog/event"))
-            .json(&body)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let results = answer["results"].as_array().context("batch results")?;
-        for result in results {
-            event_ids.push(result["event_id"].as_str().map(str::to_owned));
-        }
-    }
+    let url = format!("http://{addr}/slog/event");
+    let answers = post::post(&client, &url, &truth, how).await;
     let elapsed = started.elapsed();
     stop(&mut child)?;
+    let answers = answers?;
 
     let records = |topic: &str| -> anyhow::Result<Vec<Value>> {
         let text = std::fs::read_to_string(dir.path().join("data").join(format!("{topic}.jsonl")))
@@ -88,11 +125,15 @@ async fn main() -> anyhow::Result<()> {
             .map(|l| serde_json::from_str(l).context("record JSON"))
             .collect()
     };
-    let events: HashMap<String, Value> = records("events")?
-        .into_iter()
-        .filter_map(|r| Some((r["event_id"].as_str()?.to_owned(), r)))
-        .collect();
-    let merges: HashMap<String, String> = records("users")?
+    let users = records("users")?;
+    let mut uuids: HashMap<String, Option<String>> = HashMap::new();
+    for r in records("events")?.iter().chain(&users) {
+        if let Some(id) = r["event_id"].as_str() {
+            let uuid = r["uidentity"]["uuid"].as_str().map(str::to_owned);
+            uuids.insert(id.to_owned(), uuid);
+        }
+    }
+    let merges: HashMap<String, String> = users
         .iter()
         .filter(|r| r["type"] == "identity_merge")
         .filter_map(|r| {
@@ -102,12 +143,37 @@ async fn main() -> anyhow::Result<()> {
             ))
         })
         .collect();
-    let report = Report::measure(&population, &event_ids, &events, &merges);
-    report.print(&population, args.seed, elapsed.as_secs_f64());
-    if report.false_merges > 0 || report.misattributed > 0 {
-        bail!("false merges found");
+    let outcomes: Vec<Outcome> = answers
+        .into_iter()
+        .map(|a| match a {
+            Answer::Accepted(id) => match uuids.get(&id) {
+                Some(uuid) => Outcome::Accepted(uuid.clone()),
+                None => Outcome::Lost,
+            },
+            Answer::Refused { code, field } => Outcome::Refused { code, field },
+        })
+        .collect();
+    if let Some(keep) = &args.keep {
+        std::fs::rename(dir.keep(), keep)
+            .with_context(|| format!("moving slog's directory to {}", keep.display()))?;
+        eprintln!("slog's directory kept in {}", keep.display());
     }
-    Ok(())
+    let score = Score::measure(&truth, &outcomes, &merges);
+    println!(
+        "identity accuracy ({name} population): {} people ({} registered), {} devices, {} events, seed {}, concurrency {}",
+        truth.people.len(),
+        truth.registered(),
+        truth.devices,
+        truth.events.len(),
+        args.seed,
+        args.concurrency
+    );
+    score.print(&truth, elapsed.as_secs_f64());
+    if !score.false_merges.is_empty() {
+        eprintln!("{} false merges found", score.false_merges.len());
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn start(bin: &Path, dir: &Path) -> anyhow::Result<(Child, String)> {
@@ -146,223 +212,4 @@ fn stop(child: &mut Child) -> anyhow::Result<()> {
         .status()?;
     child.wait()?;
     Ok(())
-}
-
-fn final_uuid<'a>(uuid: &'a str, merges: &'a HashMap<String, String>) -> &'a str {
-    let mut current = uuid;
-    for _ in 0..=merges.len() {
-        match merges.get(current) {
-            Some(next) => current = next,
-            None => break,
-        }
-    }
-    current
-}
-
-/// One accepted event: who really sent it, and the uuid slog gave it.
-struct Seen<'a> {
-    person: usize,
-    /// As emitted.
-    uuid: Option<&'a str>,
-    /// After applying the merge messages.
-    final_: Option<&'a str>,
-    origin: Origin,
-    device: Option<usize>,
-}
-
-#[derive(Default)]
-struct Report {
-    posted: usize,
-    accepted: usize,
-    with_uuid: usize,
-    attributable: usize,
-    right_after_merges: usize,
-    right_as_emitted: usize,
-    never_linked_device: usize,
-    shared_device: usize,
-    without_uuid: usize,
-    misattributed: usize,
-    false_merges: usize,
-    merges: usize,
-}
-
-impl Report {
-    fn measure(
-        population: &Population,
-        event_ids: &[Option<String>],
-        events: &HashMap<String, Value>,
-        merges: &HashMap<String, String>,
-    ) -> Report {
-        let mut r = Report {
-            posted: population.events.len(),
-            merges: merges.len(),
-            ..Report::default()
-        };
-        let mut seen: Vec<Seen> = Vec::new();
-        for (sent, id) in population.events.iter().zip(event_ids) {
-            let Some(record) = id.as_ref().and_then(|id| events.get(id)) else {
-                continue;
-            };
-            r.accepted += 1;
-            let uuid = record["uidentity"]["uuid"].as_str();
-            let final_ = uuid.map(|u| final_uuid(u, merges));
-            seen.push(Seen {
-                person: sent.person,
-                uuid,
-                final_,
-                origin: sent.origin,
-                device: sent.device,
-            });
-        }
-        // A person's uuid: the one most of their account-carrying events end on, else most events.
-        // Anonymous events on a shared browser do not vote: who sent them is ambiguous to slog.
-        let mut votes: Vec<BTreeMap<&str, (usize, usize)>> =
-            vec![BTreeMap::new(); population.people];
-        for &Seen {
-            person,
-            final_,
-            origin,
-            device,
-            ..
-        } in &seen
-        {
-            let shared = device.is_some_and(|d| population.devices[d].users.len() > 1);
-            if origin == Origin::Anonymous && shared {
-                continue;
-            }
-            if let Some(f) = final_ {
-                let v = votes[person].entry(f).or_default();
-                if origin != Origin::Anonymous {
-                    v.0 += 1;
-                }
-                v.1 += 1;
-            }
-        }
-        let canonical: Vec<Option<&str>> = votes
-            .iter()
-            .map(|v| v.iter().max_by_key(|(_, n)| **n).map(|(u, _)| *u))
-            .collect();
-        let mut owners: HashMap<&str, usize> = HashMap::new();
-        for (person, uuid) in canonical.iter().enumerate() {
-            if let Some(uuid) = uuid {
-                if let Some(other) = owners.insert(uuid, person) {
-                    r.false_merges += 1;
-                    eprintln!("false merge: people {other} and {person} are both on {uuid}");
-                }
-            }
-        }
-        let own_devices = |person: usize| {
-            population
-                .devices
-                .iter()
-                .filter(|d| d.users.contains(&person))
-                .count()
-        };
-        let mut server_events = vec![false; population.people];
-        for sent in &population.events {
-            if sent.origin == Origin::Server {
-                server_events[sent.person] = true;
-            }
-        }
-        for &Seen {
-            person,
-            uuid,
-            final_,
-            origin,
-            device,
-        } in &seen
-        {
-            if uuid.is_none() {
-                r.without_uuid += 1;
-                continue;
-            }
-            r.with_uuid += 1;
-            let shared = device.is_some_and(|d| population.devices[d].users.len() > 1);
-            let linkable = match (origin, device) {
-                // A device is joined to its owner by a login on it; an only device of someone
-                // the back end never reported is the person by itself.
-                (Origin::Anonymous, Some(d)) => {
-                    population.logged_in_devices[d]
-                        || (own_devices(person) == 1 && !server_events[person])
-                }
-                _ => true,
-            };
-            if origin == Origin::Anonymous && shared {
-                r.shared_device += 1;
-                continue;
-            }
-            if !linkable {
-                r.never_linked_device += 1;
-                continue;
-            }
-            r.attributable += 1;
-            if final_ == canonical[person] {
-                r.right_after_merges += 1;
-            } else if final_.is_some_and(|f| owners.get(f).is_some_and(|&o| o != person)) {
-                r.misattributed += 1;
-            }
-            if uuid == canonical[person] {
-                r.right_as_emitted += 1;
-            }
-        }
-        r
-    }
-
-    fn print(&self, population: &Population, seed: u64, seconds: f64) {
-        let pct = |n: usize, of: usize| 100.0 * n as f64 / of.max(1) as f64;
-        let registered = population.registered.iter().filter(|r| **r).count();
-        println!(
-            "identity accuracy: {} people ({registered} registered), {} devices, {} events, seed {seed}",
-            population.people,
-            population.devices.len(),
-            self.posted
-        );
-        println!("| measure | value |");
-        println!("|---|---|");
-        println!("| events accepted | {} of {} |", self.accepted, self.posted);
-        println!(
-            "| events with a uuid | {} ({:.2}%) |",
-            self.with_uuid,
-            pct(self.with_uuid, self.accepted)
-        );
-        println!(
-            "| events left without uuid (only junk identities) | {} ({:.2}%) |",
-            self.without_uuid,
-            pct(self.without_uuid, self.accepted)
-        );
-        println!(
-            "| linkable events on the right person, merges applied | {} of {} ({:.2}%) |",
-            self.right_after_merges,
-            self.attributable,
-            pct(self.right_after_merges, self.attributable)
-        );
-        println!(
-            "| linkable events on the right person, as emitted | {} of {} ({:.2}%) |",
-            self.right_as_emitted,
-            self.attributable,
-            pct(self.right_as_emitted, self.attributable)
-        );
-        println!(
-            "| anonymous events of devices never seen with an account | {} (own uuid; nothing links them) |",
-            self.never_linked_device
-        );
-        println!(
-            "| anonymous events on shared browsers | {} (ambiguous by nature; not scored) |",
-            self.shared_device
-        );
-        println!(
-            "| false merges (two people on one uuid) | {} |",
-            self.false_merges
-        );
-        println!(
-            "| events attributed to another person | {} |",
-            self.misattributed
-        );
-        println!("| identity-merge messages | {} |", self.merges);
-        println!(
-            "| ingest | {:.1} s, {:.0} events/s |",
-            seconds,
-            self.posted as f64 / seconds.max(1e-9)
-        );
-    }
 }
