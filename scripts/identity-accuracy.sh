@@ -3,8 +3,9 @@
 # a synthetic population with ground truth through slog's embedded default, and prints the
 # summary, the refused events by code and field, and accuracy per real-world pattern (numeric
 # userids, shared mobiles, unionid-first WeChat users, constant device ids, reinstalls, ...);
-# false merges and split people go to stderr with sample events. Exits non-zero on any false
-# merge. Options go to target/release/identity-accuracy (see its --help).
+# false merges and split people go to stderr with sample events. Exits non-zero when a false
+# merge puts two userids on one person. Options go to target/release/identity-accuracy (see its
+# --help).
 #
 #   scripts/identity-accuracy.sh                         systems population, 2000 people, seed 7
 #   scripts/identity-accuracy.sh --people 3000 --seed 1  another size and seed

@@ -12,7 +12,7 @@
 //! the way a warehouse would, and scores every event against the person who really sent it with
 //! `slog_bench::score` (which does not use slog's rules). Prints the summary, refused events by
 //! code and field, and a per-pattern breakdown; false merges and a few split people go to stderr
-//! with sample events. Exits non-zero when there is any false merge.
+//! with sample events. Exits non-zero when a false merge puts two userids on one person.
 //!
 //!   cargo build --release -p slog-router -p slog-bench
 //!   target/release/identity-accuracy [--people 2000] [--seed 7] [--population systems|basic]
@@ -169,8 +169,13 @@ async fn main() -> anyhow::Result<ExitCode> {
         args.concurrency
     );
     score.print(&truth, elapsed.as_secs_f64());
-    if !score.false_merges.is_empty() {
-        eprintln!("{} false merges found", score.false_merges.len());
+    // Two userids on one person is the failure the tool exists to catch; an anonymous-only
+    // person on someone's uuid is misattribution, reported above and counted in the accuracy.
+    if score.account_false_merges() > 0 {
+        eprintln!(
+            "{} false merges of two userids found",
+            score.account_false_merges()
+        );
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)

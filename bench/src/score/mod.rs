@@ -3,13 +3,18 @@
 //! Which events an identity system can attribute comes from the sender's own events only: per
 //! person, a union-find over the identity values their events carried (an event joins all of
 //! its identities; empty, null and [`BROKEN_SDK_VALUES`] join nothing; an openid is scoped by
-//! its appid). An event is attributable when its component holds one of the person's account
-//! identities (userid, mobile, unionid, ...) or the person has a single component; anonymous
-//! events on a shared browser are ambiguous and not scored. Then, with slog's uuid per event
+//! its appid). An event is attributable when it is in the person's main component (the one
+//! holding their userid; without one, the account-bearing component with most events) or the
+//! person has a single component; a component holding another account that none of the
+//! person's events joins to the main one is not scored (nothing could join it), and neither are
+//! anonymous events on a shared browser (ambiguous). Then, with slog's uuid per event
 //! and the identity-merge chains applied:
 //!
 //! - a person's canonical uuid is the final uuid holding most of their attributable events;
-//! - a false merge is a final uuid holding attributable events of two or more people;
+//! - a false merge is two or more people with one canonical uuid (a report would count them as
+//!   one person); it joins accounts when two of them have (different) userids, the failure that
+//!   must never happen; otherwise it is an anonymous-only person on someone's uuid;
+//! - a misattributed event is an attributable event on another person's canonical uuid;
 //! - a split person has attributable events on more than one final uuid;
 //! - refused events and accepted events without a uuid count against accuracy.
 //!
@@ -39,6 +44,9 @@ pub struct FalseMerge {
     pub uuid: String,
     /// (person, attributable events on the uuid, index of a sample event).
     pub people: Vec<(usize, usize, usize)>,
+    /// Two or more of the people have (different) userids: two accounts counted as one person.
+    /// Otherwise the people's only userid, if any, met anonymous-only people's events.
+    pub accounts: bool,
     /// What events of two or more of these people carried alike: a broken-SDK constant as
     /// `key=value`, another value as `key (one value)`; empty when nothing is (chained merges).
     pub shared: Vec<String>,
@@ -92,6 +100,11 @@ pub struct Score {
     pub no_identity: usize,
     /// Events of a component with no account while the person has several components.
     pub unattributable: usize,
+    /// Events of a component with an account that the person's events never join to their
+    /// main one (the one with their userid).
+    pub unjoined: usize,
+    /// Attributable events that landed on another person's canonical uuid.
+    pub misattributed: usize,
     pub merges: usize,
     /// Every person summed, then one row per pattern.
     pub total: Tally,
@@ -104,6 +117,9 @@ pub struct Score {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
     Attributable,
+    /// In a component holding an account of the person that none of their events joins to
+    /// their main component.
+    Unjoined,
     Unattributable,
     Ambiguous,
     NoIdentity,
@@ -179,19 +195,49 @@ fn classify(truth: &Truth) -> Vec<Class> {
             first_node.push(first);
         }
         let roots: HashSet<usize> = (0..parent.len()).map(|n| find(&mut parent, n)).collect();
+        // The person's own component: the one their userid is in; without a userid, the
+        // account-bearing component with the most events. Other components that hold an account
+        // (a unionid no event ever showed beside the userid) are people's data that nothing
+        // joins: no identity system can attribute them, so they are not scored.
+        let person = events.first().map(|&i| truth.events[i].person);
+        let userid = person
+            .and_then(|p| truth.people[p].userid.as_ref())
+            .map(|u| format!("userid={u}"));
         let with_account: HashSet<usize> = nodes
             .iter()
             .filter(|(id, _)| is_account(id))
             .map(|(_, &n)| find(&mut parent, n))
             .collect();
+        let main = match userid.as_ref().and_then(|u| nodes.get(u)) {
+            Some(&n) => Some(find(&mut parent, n)),
+            None => {
+                let mut sizes: HashMap<usize, usize> = HashMap::new();
+                for n in first_node.iter().flatten() {
+                    let root = find(&mut parent, *n);
+                    if with_account.contains(&root) {
+                        *sizes.entry(root).or_default() += 1;
+                    }
+                }
+                sizes
+                    .into_iter()
+                    .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+                    .map(|(root, _)| root)
+            }
+        };
         for (&i, first) in events.iter().zip(first_node) {
             classes[i] = match first {
                 _ if truth.events[i].ambiguous => Class::Ambiguous,
                 None => Class::NoIdentity,
-                Some(n) if roots.len() == 1 || with_account.contains(&find(&mut parent, n)) => {
-                    Class::Attributable
+                Some(n) => {
+                    let root = find(&mut parent, n);
+                    if Some(root) == main || (roots.len() == 1 && main.is_none()) {
+                        Class::Attributable
+                    } else if with_account.contains(&root) {
+                        Class::Unjoined
+                    } else {
+                        Class::Unattributable
+                    }
                 }
-                Some(_) => Class::Unattributable,
             };
         }
     }
@@ -237,6 +283,11 @@ pub fn final_uuid<'a>(uuid: &'a str, merges: &'a HashMap<String, String>) -> &'a
 }
 
 impl Score {
+    /// False merges that put two different userids on one person.
+    pub fn account_false_merges(&self) -> usize {
+        self.false_merges.iter().filter(|m| m.accounts).count()
+    }
+
     /// `outcomes[i]` is what became of `truth.events[i]`.
     pub fn measure(truth: &Truth, outcomes: &[Outcome], merges: &HashMap<String, String>) -> Score {
         let classes = classify(truth);
@@ -274,6 +325,7 @@ impl Score {
                 Class::Ambiguous => s.ambiguous += 1,
                 Class::NoIdentity => s.no_identity += 1,
                 Class::Unattributable => s.unattributable += 1,
+                Class::Unjoined => s.unjoined += 1,
                 Class::Attributable => {
                     tallies[sent.person].attributable += 1;
                     if let Outcome::Accepted(Some(uuid)) = outcome {
@@ -304,10 +356,13 @@ impl Score {
                 t.right_as_emitted += 1;
             }
         }
+        // Whose person each canonical uuid is: two people on one is a false merge (they would
+        // be counted as one person).
         let mut holders: BTreeMap<&str, Vec<(usize, usize, usize)>> = BTreeMap::new();
         for (person, uuids) in on.iter().enumerate() {
-            for (&u, &(n, sample)) in uuids {
-                holders.entry(u).or_default().push((person, n, sample));
+            if let Some(c) = canonical[person] {
+                let (n, sample) = uuids[c];
+                holders.entry(c).or_default().push((person, n, sample));
             }
             if uuids.len() > 1 {
                 tallies[person].split = 1;
@@ -331,6 +386,9 @@ impl Score {
         for (i, (sent, outcome)) in truth.events.iter().zip(outcomes).enumerate() {
             if let (Class::Attributable, Outcome::Accepted(Some(uuid))) = (classes[i], outcome) {
                 let f = final_uuid(uuid, merges);
+                if Some(f) != canonical[sent.person] && holders.contains_key(f) {
+                    s.misattributed += 1;
+                }
                 if holders.get(f).is_some_and(|h| h.len() > 1) {
                     let seen = carried.entry((f, sent.person)).or_default();
                     seen.extend(values(&sent.body["uidentity"], true));
@@ -355,8 +413,13 @@ impl Score {
                     .collect();
                 shared.sort();
                 shared.dedup();
+                let userids: HashSet<&String> = people
+                    .iter()
+                    .filter_map(|&(p, _, _)| truth.people[p].userid.as_ref())
+                    .collect();
                 s.false_merges.push(FalseMerge {
                     uuid: uuid.to_owned(),
+                    accounts: userids.len() > 1,
                     people,
                     shared,
                 });

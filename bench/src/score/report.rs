@@ -103,6 +103,10 @@ impl Score {
             self.unattributable
         );
         println!(
+            "| events of an account no event joins to the person's userid (not scored) | {} |",
+            self.unjoined
+        );
+        println!(
             "| anonymous events on shared browsers (ambiguous, not scored) | {} |",
             self.ambiguous
         );
@@ -111,9 +115,17 @@ impl Score {
             self.no_identity
         );
         println!(
-            "| false merges (final uuids holding several people) | {} uuids, {} people |",
+            "| false merges: two userids on one person | {} |",
+            self.account_false_merges()
+        );
+        println!(
+            "| false merges, any (people sharing one person's uuid, anonymous-only people included) | {} uuids, {} people |",
             self.false_merges.len(),
             t.falsely_merged
+        );
+        println!(
+            "| attributable events on another person's uuid | {} |",
+            self.misattributed
         );
         println!(
             "| split people (attributable events on several final uuids) | {} of {} |",

@@ -16,9 +16,9 @@ fn accepted(uuid: &str) -> Outcome {
     Outcome::Accepted(Some(uuid.to_owned()))
 }
 
-/// Four people; person 1's device event lands on person 0's uuid (one false merge, and person
-/// 1 split over two uuids), one of person 1's events is refused, another reaches the right uuid
-/// only through a merge record.
+/// Five people; person 1's device event lands on person 0's uuid (a misattributed event, and
+/// person 1 split over two uuids), one of person 1's events is refused, another reaches the right
+/// uuid only through a merge record; person 4 lands wholly on person 3's uuid (a false merge).
 fn case() -> (Truth, Vec<Outcome>, HashMap<String, String>) {
     let mut shared = event(0, json!({"browserId": "b0"}));
     shared.ambiguous = true;
@@ -61,9 +61,10 @@ fn case() -> (Truth, Vec<Outcome>, HashMap<String, String>) {
         // Person 3's browser never saw the account: nothing joins it to them.
         (event(3, json!({"browserId": "b3"})), accepted("U7")),
         (shared, accepted("U2")),
+        (event(4, json!({"userid": "5"})), accepted("U6")),
     ];
     let (events, outcomes): (Vec<Sent>, Vec<Outcome>) = events.into_iter().unzip();
-    let people = ["1", "2", "", "4"]
+    let people = ["1", "2", "", "4", "5"]
         .iter()
         .map(|u| Person {
             userid: (!u.is_empty()).then(|| u.to_string()),
@@ -85,15 +86,21 @@ fn case() -> (Truth, Vec<Outcome>, HashMap<String, String>) {
 }
 
 #[test]
-fn one_false_merge_and_one_split() {
+fn one_false_merge_one_misattributed_event_and_one_split() {
     let (truth, outcomes, merges) = case();
     let s = Score::measure(&truth, &outcomes, &merges);
     assert_eq!(s.false_merges.len(), 1);
-    assert_eq!(s.false_merges[0].uuid, "U1");
+    assert_eq!(s.false_merges[0].uuid, "U6");
+    assert!(s.false_merges[0].accounts, "userids 4 and 5");
+    assert_eq!(s.account_false_merges(), 1);
     let people: Vec<usize> = s.false_merges[0].people.iter().map(|p| p.0).collect();
-    assert_eq!(people, [0, 1]);
-    // Person 0's browserId and person 1's constant MAC are not in common: nothing is.
+    assert_eq!(people, [3, 4]);
+    // Person 3's device and person 4's userid are not in common: nothing is.
     assert!(s.false_merges[0].shared.is_empty());
+    assert_eq!(
+        s.misattributed, 1,
+        "person 1's MAC event on person 0's uuid"
+    );
     assert_eq!(s.splits.len(), 1);
     assert_eq!(s.splits[0].person, 1);
     assert_eq!(
@@ -108,14 +115,14 @@ fn one_false_merge_and_one_split() {
 fn attribution_and_refusals_are_counted() {
     let (truth, outcomes, merges) = case();
     let s = Score::measure(&truth, &outcomes, &merges);
-    assert_eq!(s.total.attributable, 9);
-    assert_eq!(s.total.right_after_merges, 7);
-    assert_eq!(s.total.right_as_emitted, 6);
+    assert_eq!(s.total.attributable, 10);
+    assert_eq!(s.total.right_after_merges, 8);
+    assert_eq!(s.total.right_as_emitted, 7);
     assert_eq!(s.ambiguous, 1);
     assert_eq!(s.no_identity, 1);
     assert_eq!(s.unattributable, 1);
     assert_eq!(s.without_uuid, 1);
-    assert_eq!(s.accepted, 11);
+    assert_eq!(s.accepted, 12);
     let refused = ("type_mismatch".to_owned(), "uidentity.userid".to_owned());
     assert_eq!(s.refused, BTreeMap::from([(refused, 1)]));
     let (name, anonymous) = &s.patterns[0];
@@ -123,6 +130,27 @@ fn attribution_and_refusals_are_counted() {
         (*name, anonymous.people, anonymous.attributable),
         ("anonymous", 1, 1)
     );
+}
+
+#[test]
+fn an_account_no_event_joins_to_the_userid_is_not_scored() {
+    // A mini-program's openid + unionid that no event of the person shows beside the userid.
+    let events = vec![
+        event(0, json!({"userid": "9", "browserId": "b"})),
+        event(0, json!({"appid": "wx", "openid": "o", "unionid": "w"})),
+    ];
+    let outcomes = vec![accepted("U"), accepted("W")];
+    let truth = Truth {
+        people: vec![Person {
+            userid: Some("9".into()),
+            patterns: vec![],
+        }],
+        devices: 2,
+        patterns: vec![],
+        events,
+    };
+    let s = Score::measure(&truth, &outcomes, &HashMap::new());
+    assert_eq!((s.total.attributable, s.unjoined, s.total.split), (1, 1, 0));
 }
 
 #[test]

@@ -55,7 +55,11 @@ impl Work<'_> {
         let cached = &self.resolver.cached;
         if id.strength == Strength::Device {
             let linked = cached.link(&id.identity, &person, self.at).await?;
-            return Ok((linked != person).then_some(linked));
+            if linked != person {
+                return Ok(Some(linked));
+            }
+            self.count_device_brought_in(id).await?;
+            return Ok(None);
         }
         if holds_other_value(self.accounts_of(&person).await?, &id.identity) {
             conflict("account_key_taken");
@@ -157,20 +161,44 @@ impl Work<'_> {
         {
             metrics::counter!("slog_identity_devices_moved_total").increment(1);
         }
+        let person = person.to_owned();
+        self.guard(device, &[other, person.as_str()]).await
+    }
+
+    /// A new device identity joined the person through a weaker device identity alone (a new
+    /// install id beside a known ANDROID_ID: an app reinstall, or a constant that a broken ROM
+    /// reports on every phone). A genuine device brings in a few over its life; one that brings
+    /// in more than `identity.max_accounts_per_device` is a constant, and is blocked before the
+    /// people it would join log in.
+    async fn count_device_brought_in(&mut self, joined: &Ranked) -> Result<(), StoreError> {
+        let Some(finder) = &self.found_by else {
+            return Ok(());
+        };
+        if finder.strength != Strength::Device || joined.priority >= finder.priority {
+            return Ok(());
+        }
+        let finder = finder.identity.clone();
+        // Recorded beside the people the device was seen on, told apart by a prefix no uuid has.
+        let tag: String = format!("+{}", joined.identity).chars().take(64).collect();
+        self.guard(&finder, &[tag.as_str()]).await
+    }
+
+    /// Records that `device` was seen with `seen_with` (people, or devices it brought in), and
+    /// blocks it past the limit.
+    async fn guard(&mut self, device: &Identity, seen_with: &[&str]) -> Result<(), StoreError> {
+        let resolver = self.resolver;
         let limit = resolver.rules.max_accounts_per_device();
         if limit == 0 {
             return Ok(());
         }
         let store = resolver.cached.store();
-        let seen_on = store
-            .note_device_owners(device, &[other, person], self.at)
-            .await?;
-        if seen_on > limit {
-            store.block(device, seen_on, self.at).await?;
+        let seen = store.note_device_owners(device, seen_with, self.at).await?;
+        if seen > limit {
+            store.block(device, seen, self.at).await?;
             resolver.blocklist.insert(device);
             metrics::counter!("slog_identity_devices_blocked_total").increment(1);
-            tracing::warn!(identity = %device, people = seen_on,
-                "device identity seen on too many people: it links no one from now on (GET /admin/identities/blocked)");
+            tracing::warn!(identity = %device, seen_with = seen,
+                "device identity seen with too many people or devices: it links no one from now on (GET /admin/identities/blocked)");
         }
         Ok(())
     }

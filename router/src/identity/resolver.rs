@@ -82,6 +82,10 @@ pub(super) struct Work<'r> {
     pub(super) merges: &'r mut Vec<Merge>,
     /// False on the last attempt: a merge that keeps racing is given up rather than the event.
     pub(super) may_merge: bool,
+    /// The identity the person was found through, when no known account of the event decided
+    /// it: new, stronger device identities that join through a device are counted
+    /// (`joining.rs`).
+    pub(super) found_by: Option<Ranked>,
 }
 
 impl Resolver {
@@ -195,6 +199,7 @@ impl Resolver {
             accounts: HashMap::new(),
             merges,
             may_merge,
+            found_by: None,
         };
         let (emitted, source) = match &client {
             Some(client) => {
@@ -255,35 +260,45 @@ impl Work<'_> {
                 return Ok(Some(uuid.clone()));
             }
         }
-        let mut candidates: Vec<&String> = Vec::new();
-        for uuid in known.iter().flatten() {
-            if !candidates.contains(&uuid) {
-                candidates.push(uuid);
+        // Each person once, with the strongest identity that found it.
+        let mut candidates: Vec<(&String, &Ranked)> = Vec::new();
+        for (id, uuid) in ids.iter().zip(known) {
+            if let Some(uuid) = uuid {
+                if !candidates.iter().any(|(c, _)| *c == uuid) {
+                    candidates.push((uuid, id));
+                }
             }
         }
+        let mut chosen = None;
         if claims.is_empty() {
+            chosen = candidates.first().copied();
             if candidates.len() > 1 {
-                for candidate in &candidates {
+                for &(candidate, id) in &candidates {
                     if !self.accounts_of(candidate).await?.is_empty() {
-                        return Ok(Some((*candidate).clone()));
+                        chosen = Some((candidate, id));
+                        break;
                     }
                 }
             }
-            return Ok(candidates.first().map(|c| (*c).clone()));
-        }
-        for candidate in candidates {
-            let accounts = self.accounts_of(candidate).await?;
-            let compatible = accounts.iter().all(|held| {
-                claims
-                    .iter()
-                    .all(|c| c.key != held.key || c.value == held.value)
-            });
-            if compatible {
-                return Ok(Some(candidate.clone()));
+        } else {
+            for &(candidate, id) in &candidates {
+                let accounts = self.accounts_of(candidate).await?;
+                let compatible = accounts.iter().all(|held| {
+                    claims
+                        .iter()
+                        .all(|c| c.key != held.key || c.value == held.value)
+                });
+                if compatible {
+                    chosen = Some((candidate, id));
+                    break;
+                }
+                conflict("not_attributed_to_other_account");
             }
-            conflict("not_attributed_to_other_account");
         }
-        Ok(None)
+        Ok(chosen.map(|(uuid, id)| {
+            self.found_by = Some(id.clone());
+            uuid.clone()
+        }))
     }
 
     /// A new person, linked through the event's strongest identity (unknown here: no account

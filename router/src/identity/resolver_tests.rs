@@ -257,6 +257,49 @@ async fn a_device_seen_on_too_many_accounts_stops_linking() {
 }
 
 #[tokio::test]
+async fn a_constant_that_brings_in_new_phones_is_blocked_before_their_owners_log_in() {
+    let r = resolver().await;
+    let limit = r.rules().max_accounts_per_device();
+    let owner = uuid(
+        &resolve(
+            &r,
+            json!({"deviceUUID": "d-0", "androidUUID": "rom-constant", "userid": "u-0"}),
+        )
+        .await,
+    );
+    // Strangers' phones report the same ANDROID_ID beside their own install ids: each joins
+    // the owner (as an app reinstall would) until the constant has brought in too many.
+    let mut joined = 0;
+    for n in 1..=limit + 3 {
+        let stranger = resolve(
+            &r,
+            json!({"deviceUUID": format!("d-{n}"), "androidUUID": "rom-constant"}),
+        )
+        .await;
+        if uuid(&stranger) == owner {
+            joined += 1;
+        }
+    }
+    assert_eq!(
+        joined,
+        limit + 1,
+        "the constant is blocked once it brought in {limit}+1 phones"
+    );
+    let blocked = r.store().store().blocked().await.unwrap();
+    assert_eq!(blocked[0].value, "rom-constant");
+    // A real reinstall (one new install id beside a known ANDROID_ID) joins its owner.
+    let phone = uuid(
+        &resolve(
+            &r,
+            json!({"deviceUUID": "p-1", "androidUUID": "real-1", "userid": "u-9"}),
+        )
+        .await,
+    );
+    let reinstall = resolve(&r, json!({"deviceUUID": "p-2", "androidUUID": "real-1"})).await;
+    assert_eq!(uuid(&reinstall), phone);
+}
+
+#[tokio::test]
 async fn a_uuid_is_merged_at_most_once() {
     let store = SqlStore::open("sqlite::memory:").await.unwrap();
     let keys = ["userid"];
