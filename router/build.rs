@@ -1,0 +1,5 @@
+//! Rebuilds the router when a migration is added or changed: `sqlx::migrate!` embeds the files
+//! of `migrations/` at compile time, and cargo does not watch that directory by itself.
+fn main() {
+    println!("cargo:rerun-if-changed=../migrations");
+}
