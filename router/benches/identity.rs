@@ -62,6 +62,35 @@ fn bench(c: &mut Criterion) {
             assert_eq!(r.source, Some(UuidSource::Client));
         })
     });
+    // A new person per iteration (signup with userid, mobile and a device): the write path.
+    let mut n = 0u64;
+    group.bench_function("new_person_userid_mobile_device", |b| {
+        b.iter(|| {
+            n += 1;
+            let ids = object(
+                json!({"userid": format!("new-{n}"), "mobile": format!("m-{n}"),
+                                    "deviceUUID": format!("nd-{n}")}),
+            );
+            let r = rt.block_on(resolver.resolve(&ids, true, 3)).unwrap();
+            assert_eq!(r.source, Some(UuidSource::New));
+        })
+    });
+    // An anonymous device, then its first login beside an account that already has a person:
+    // one merge per iteration (the path a login takes).
+    let mut m = 0u64;
+    group.bench_function("login_merges_anonymous_device", |b| {
+        b.iter(|| {
+            m += 1;
+            let device = object(json!({"deviceUUID": format!("ad-{m}")}));
+            rt.block_on(resolver.resolve(&device, true, 4)).unwrap();
+            let account = object(json!({"userid": format!("acc-{m}")}));
+            rt.block_on(resolver.resolve(&account, true, 4)).unwrap();
+            let login =
+                object(json!({"deviceUUID": format!("ad-{m}"), "userid": format!("acc-{m}")}));
+            let r = rt.block_on(resolver.resolve(&login, true, 4)).unwrap();
+            assert_eq!(r.merges.len(), 1);
+        })
+    });
     let dir = tempfile::tempdir().unwrap();
     let url = format!(
         "sqlite://{}?mode=rwc",
