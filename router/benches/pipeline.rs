@@ -8,7 +8,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use serde_json::{json, Value};
 use slog_router::config::{Config, Policy};
 use slog_router::enrich::Enrichers;
-use slog_router::ingest::decode::{decode, Encoding, Limits, Payload};
+use slog_router::ingest::decode::{decode, Encoding, Payload};
 use slog_router::metadata::store::Store;
 use slog_router::metadata::Snapshot;
 use slog_router::pipeline::normalize::normalize;
@@ -16,6 +16,7 @@ use slog_router::pipeline::route::Router;
 use slog_router::pipeline::validate::validate;
 use slog_router::pipeline::{Pipeline, RequestContext};
 use slog_router::plugins::Chain;
+use slog_router::state::Limits;
 use std::sync::Arc;
 
 const NOW: i64 = 1_764_000_000_000;

@@ -3,15 +3,16 @@
 //! Shutdown on SIGTERM or SIGINT: stop accepting connections, let in-flight requests finish (at
 //! most `server.shutdown_grace_secs`), then flush and close the sink, so no accepted event is lost.
 use crate::admin;
-use crate::admin::metric_handles::IngestMetrics;
 use crate::config::Config;
 use crate::enrich::Enrichers;
+use crate::http;
 use crate::identity::{self, IdentityStage};
-use crate::ingest::{self, AppState, Limits, Shared};
 use crate::metadata::Registry;
 use crate::pipeline::Pipeline;
 use crate::plugins::{self, PluginHost};
 use crate::sink;
+use crate::state::{AppState, Limits, Shared};
+use crate::telemetry::IngestMetrics;
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -65,7 +66,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         http_metrics: Arc::default(),
         ingest_metrics: Arc::new(IngestMetrics::new(&topics, sink.name())),
     });
-    let app = ingest::app(state, &config.server.cors_allowed_origins)
+    let app = http::app(state, &config.server.cors_allowed_origins)
         .layer(tower_http::trace::TraceLayer::new_for_http());
 
     let listener = tokio::net::TcpListener::bind(config.server.listen)

@@ -1,7 +1,7 @@
 //! Bearer-token guard of the admin API. No token configured means the API is off (404), never
 //! open; a missing or wrong token is a 401.
 use crate::error::{Code, Rejection};
-use crate::ingest::AppState;
+use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;

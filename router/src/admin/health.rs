@@ -1,7 +1,7 @@
 //! `GET /healthz` (the process answers) and `GET /readyz` (the sink can take events now, how
 //! current the registry is, whether the identity store answers).
 use crate::identity::OnStoreError;
-use crate::ingest::AppState;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;

@@ -16,7 +16,7 @@ use super::auth::require_token;
 use crate::error::{Code, Rejection};
 use crate::identity::store::StoreError;
 use crate::identity::{Identity, IdentityStage};
-use crate::ingest::AppState;
+use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};

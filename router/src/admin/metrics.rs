@@ -8,7 +8,7 @@
 //!   `registry_refresh_failures_total`,
 //!   `registry_auto_registered_total`
 //! - `sink_delivery_seconds{sink}`, `sink_failures_total{sink}`
-use crate::ingest::AppState;
+use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;

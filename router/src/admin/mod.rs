@@ -3,7 +3,6 @@ mod auth;
 mod body;
 pub mod health;
 pub mod identity_api;
-pub mod metric_handles;
 pub mod metrics;
 pub mod plugins_api;
 pub mod registry_api;

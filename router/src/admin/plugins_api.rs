@@ -4,7 +4,7 @@
 //! registry API.
 use super::auth::require_token;
 use crate::error::{Code, Rejection};
-use crate::ingest::AppState;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};

@@ -9,9 +9,9 @@
 use super::auth::require_token;
 use super::body::Body;
 use crate::error::{Code, Rejection};
-use crate::ingest::AppState;
 use crate::metadata::store::StoreError;
 use crate::metadata::{names, EventDef, PropertyDef, PropertyKind, ValueType};
+use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;

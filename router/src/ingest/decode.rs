@@ -4,17 +4,11 @@
 //! (`max_decoded_bytes`), reading at most one byte past the limit, so a gzip bomb costs a few MiB
 //! and a 413, never the process.
 use crate::error::{Code, Rejection};
+use crate::state::Limits;
 use axum::http::{header, HeaderMap};
 use flate2::read::GzDecoder;
 use serde_json::Value;
 use std::io::Read;
-
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub max_body_bytes: usize,
-    pub max_decoded_bytes: usize,
-    pub max_batch_events: usize,
-}
 
 /// What a request body holds.
 #[derive(Debug)]

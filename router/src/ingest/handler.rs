@@ -5,13 +5,13 @@
 //! sink fails, no event of the request is reported accepted (503) and the SDK retries it whole.
 use super::decode::{self, Payload};
 use super::response::{self, Accepted, BatchResult, ItemResult};
-use super::AppState;
-use crate::admin::metric_handles::IngestMetrics;
 use crate::enrich::client_ip::client_ip;
 use crate::error::{Code, Rejection};
 use crate::pipeline::RequestContext;
 use crate::pipeline::{Admitted, Outcome, Refused};
 use crate::sink::Record;
+use crate::state::AppState;
+use crate::telemetry::IngestMetrics;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap};
