@@ -419,7 +419,7 @@ async fn a_plugin_switched_on_in_plugins_toml_applies_without_a_restart() {
     .await;
 }
 
-/// Issue 6's acceptance test: 50 reloads in a row under a steady load lose no request.
+/// 50 reloads in a row under a steady load lose no request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_reloads_under_load_fail_no_request() {
     // A generous call deadline: on a busy 2-core machine a preempted call can pass 50 ms of wall

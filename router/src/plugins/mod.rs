@@ -1,4 +1,4 @@
-//! WebAssembly plugins (issue 6): business lines extend slog with components built against
+//! WebAssembly plugins: business lines extend slog with components built against
 //! `slog-plugin-sdk` (contract: `plugin-sdk/wit/plugin.wit`), switched on in plugins.toml and
 //! reloaded live.
 //!
