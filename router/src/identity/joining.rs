@@ -11,7 +11,7 @@
 //!   shared device: it moves to the person now using it, and a device seen on more people than
 //!   `identity.max_accounts_per_device` goes on the blocklist.
 use super::keys::{Identity, Ranked, Strength, UUID_KEY};
-use super::resolver::{conflict, Merge, Work};
+use super::resolver::{conflict, holds_other_value, Merge, Work};
 use super::store::{AccountLink, MergeOutcome, StoreError};
 
 /// Whether the attempt can go on.
@@ -211,12 +211,6 @@ impl Work<'_> {
             .find(|m| m.from_uuid == uuid)
             .map_or(uuid, |m| self.survivor_of(m.to_uuid.clone()))
     }
-}
-
-/// Whether `held` has another value under the key of `identity`.
-fn holds_other_value(held: &[Identity], identity: &Identity) -> bool {
-    held.iter()
-        .any(|h| h.key == identity.key && h.value != identity.value)
 }
 
 /// Which of two uuids that merge survives, as `(from, to)`: the one the client named (it holds

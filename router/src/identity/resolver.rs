@@ -127,7 +127,7 @@ impl Resolver {
             let outcome = self
                 .resolve_once(uidentity, need_uuid, at, &mut merges, may_merge)
                 .await;
-            let retry = match outcome {
+            match outcome {
                 Ok(Attempt::Done(uuid, source)) => {
                     return Ok(Resolution {
                         uuid,
@@ -135,11 +135,11 @@ impl Resolver {
                         merges,
                     })
                 }
-                Ok(Attempt::Raced) => true,
-                Err(e) if e.is_transient() && attempt < MAX_RETRIES => true,
+                // A lost merge race, or a deadlock the database broke: start again.
+                Ok(Attempt::Raced) => {}
+                Err(e) if e.is_transient() && attempt < MAX_RETRIES => {}
                 Err(e) => return Err(e),
-            };
-            debug_assert!(retry);
+            }
             attempt += 1;
             metrics::counter!("slog_identity_retries_total").increment(1);
             let jitter = u64::from(Uuid::now_v7().as_bytes()[15] % 20);
@@ -201,21 +201,21 @@ impl Resolver {
             may_merge,
             found_by: None,
         };
-        let (emitted, source) = match &client {
+        let source = match &client {
             Some(client) => {
                 // The person the client's uuid lives on now: itself, or the survivor of a merge.
                 work.person = known[0].clone().unwrap_or_else(|| client.clone());
-                (client.clone(), UuidSource::Client)
+                UuidSource::Client
             }
             None => match work.choose(&ids, &known).await? {
                 Some(uuid) => {
                     work.person = uuid;
-                    (String::new(), UuidSource::Lookup)
+                    UuidSource::Lookup
                 }
                 None => {
                     let source = work.mint(&ids[0]).await?;
                     known[0] = Some(work.person.clone());
-                    (String::new(), source)
+                    source
                 }
             },
         };
@@ -227,11 +227,8 @@ impl Resolver {
                 return Ok(Attempt::Raced);
             }
         }
-        let uuid = if source == UuidSource::Client {
-            emitted
-        } else {
-            work.person
-        };
+        // The record keeps the uuid the client sent, even when it was merged away.
+        let uuid = client.unwrap_or(work.person);
         Ok(Attempt::Done(Some(uuid), Some(source)))
     }
 }
@@ -283,12 +280,10 @@ impl Work<'_> {
         } else {
             for &(candidate, id) in &candidates {
                 let accounts = self.accounts_of(candidate).await?;
-                let compatible = accounts.iter().all(|held| {
-                    claims
-                        .iter()
-                        .all(|c| c.key != held.key || c.value == held.value)
-                });
-                if compatible {
+                if !claims
+                    .iter()
+                    .any(|claim| holds_other_value(accounts, claim))
+                {
                     chosen = Some((candidate, id));
                     break;
                 }
@@ -341,6 +336,12 @@ impl Work<'_> {
         }
         Ok(&self.accounts[uuid])
     }
+}
+
+/// Whether `held` has another value under the key of `identity`.
+pub(super) fn holds_other_value(held: &[Identity], identity: &Identity) -> bool {
+    held.iter()
+        .any(|h| h.key == identity.key && h.value != identity.value)
 }
 
 pub(super) fn conflict(reason: &'static str) {

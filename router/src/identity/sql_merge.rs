@@ -13,6 +13,7 @@
 use super::keys::Identity;
 use super::store::{MergeOutcome, StoreError};
 use crate::db::Backend;
+use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
 use sqlx::{Acquire, Any, AnyPool, Row, Transaction};
 use std::collections::HashMap;
@@ -205,16 +206,12 @@ async fn accounts_clash(
     for key in keys {
         query = query.bind(key.to_string());
     }
-    let rows = query.fetch_all(&mut **tx).await?;
-    let mut values: HashMap<String, String> = HashMap::new();
-    for row in rows {
-        let (key, value): (String, String) = (row.try_get(0)?, row.try_get(1)?);
-        match values.get(&key) {
-            Some(seen) if *seen != value => return Ok(true),
-            Some(_) => {}
-            None => {
-                values.insert(key, value);
-            }
+    let held = identities_of(&query.fetch_all(&mut **tx).await?)?;
+    let mut values: HashMap<&str, &str> = HashMap::new();
+    for identity in &held {
+        let seen = values.entry(&identity.key).or_insert(&identity.value);
+        if *seen != identity.value {
+            return Ok(true);
         }
     }
     Ok(false)
@@ -242,6 +239,11 @@ pub(super) async fn identities_on(
     .bind(uuid.to_owned())
     .fetch_all(&mut **tx)
     .await?;
+    identities_of(&rows)
+}
+
+/// Rows of (key, value) as identities.
+pub(super) fn identities_of(rows: &[AnyRow]) -> Result<Vec<Identity>, StoreError> {
     rows.iter()
         .map(|r| {
             Ok(Identity::new(

@@ -7,7 +7,7 @@
 //! Merges are in `sql_merge`, the shared-device guard in `sql_guards`.
 use super::keys::Identity;
 use super::sql_guards;
-use super::sql_merge::{self, identities_on};
+use super::sql_merge::{self, identities_of, identities_on};
 use super::store::{AccountLink, Blocked, Found, IdentityStore, Link, MergeOutcome, StoreError};
 use crate::db::{self, Backend};
 use async_trait::async_trait;
@@ -193,15 +193,7 @@ impl IdentityStore for SqlStore {
         for key in keys {
             query = query.bind(key.to_string());
         }
-        let rows = query.fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Identity::new(
-                    r.try_get::<String, _>(0)?,
-                    r.try_get::<String, _>(1)?,
-                ))
-            })
-            .collect()
+        identities_of(&query.fetch_all(&self.pool).await?)
     }
 
     async fn note_device_owners(
