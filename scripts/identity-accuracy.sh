@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The identity accuracy report (seed goal 2): builds slog and the generator in release mode, runs
+# The identity accuracy report (tracking plan goal 2): builds slog and the generator in release mode, runs
 # a synthetic population with ground truth through slog's embedded default, and prints the
 # summary, the refused events by code and field, and accuracy per real-world pattern (numeric
 # userids, shared mobiles, unionid-first WeChat users, constant device ids, reinstalls, ...);

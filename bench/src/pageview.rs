@@ -1,7 +1,7 @@
 //! The benchmark's payloads: a realistic web pageview, the request bodies made of it, and the
 //! output record slog makes of it.
 //!
-//! Every property used is a preset of slog's registry (seed §3.3.2), so slog's default `strict`
+//! Every property used is a preset of slog's registry (tracking plan §3.3.2), so slog's default `strict`
 //! policy accepts the events and the benchmark measures the accepting path. Values are long and
 //! varied the way real pageviews are (UTM-tagged URLs, search-engine referrers, Chinese titles),
 //! padded with click-id-like noise so one event serialises to ~1050 bytes and gzip gets a realistic

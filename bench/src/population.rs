@@ -1,4 +1,4 @@
-//! A synthetic population for measuring identity accuracy (seed goal 2), with ground truth.
+//! A synthetic population for measuring identity accuracy (tracking plan goal 2), with ground truth.
 //!
 //! People browse anonymously on one to three devices (web browsers, Android and iOS apps, a
 //! WeChat mini-program), some register and log in on some of their devices, some buy a course

@@ -27,7 +27,7 @@ impl Reject {
     }
 }
 
-/// A virtual event (seed §5.1): a track event of the same project and user as its cause.
+/// A virtual event (tracking plan §5.1): a track event of the same project and user as its cause.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VirtualEvent {
     pub eid: String,

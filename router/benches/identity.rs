@@ -10,12 +10,13 @@
 //! `block_on` (tens of nanoseconds).
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::{json, Map, Value};
+use slog_router::event::{Identity, UuidSource};
 use slog_router::identity::cached_store::CachedStore;
 use slog_router::identity::keys::KeyRules;
 use slog_router::identity::local_cache::LocalCache;
 use slog_router::identity::sql_store::SqlStore;
 use slog_router::identity::store::IdentityStore;
-use slog_router::identity::{Identity, IdentityConfig, Resolver, UuidSource};
+use slog_router::identity::{IdentityConfig, Resolver};
 use std::sync::Arc;
 use std::time::Duration;
 

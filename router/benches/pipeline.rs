@@ -2,7 +2,7 @@
 //! in the stage that caused it. Run: `cargo bench -p slog-router --bench pipeline`.
 //!
 //! decode: a 100-event batch body → JSON values (per event); normalize: value → Event; validate:
-//! against the seed's preset registry (loaded through the real SQLite store); route: Event →
+//! against the tracking plan's preset registry (loaded through the real SQLite store); route: Event →
 //! serialised output record; pipeline: all stages of one event, enrichment included.
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use serde_json::{json, Value};
@@ -12,9 +12,9 @@ use slog_router::ingest::decode::{decode, Encoding, Payload};
 use slog_router::metadata::store::Store;
 use slog_router::metadata::Snapshot;
 use slog_router::pipeline::normalize::normalize;
-use slog_router::pipeline::route::Router;
+use slog_router::pipeline::records::RecordBuilder;
 use slog_router::pipeline::validate::validate;
-use slog_router::pipeline::{Pipeline, RequestContext};
+use slog_router::pipeline::{RequestContext, Stages};
 use slog_router::plugins::Chain;
 use slog_router::state::Limits;
 use std::sync::Arc;
@@ -54,8 +54,8 @@ fn bench(c: &mut Criterion) {
     let registry = preset_registry();
     let config = Config::default();
     let enrichers = Arc::new(Enrichers::new(&config.enrich).unwrap());
-    let pipeline = Pipeline::new(&config, enrichers);
-    let router = Router::new(&config.routing);
+    let stages = Stages::new(&config.routing, &config.registry, enrichers, true);
+    let records = RecordBuilder::new(&config.routing);
     let request = RequestContext {
         client_ip: "180.12.43.42".parse().unwrap(),
         user_agent: Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36".into()),
@@ -87,16 +87,18 @@ fn bench(c: &mut Criterion) {
     g.bench_function("validate", |b| {
         b.iter(|| validate(&normalized, &registry, Policy::Strict).unwrap())
     });
-    g.bench_function("route_serialise", |b| b.iter(|| router.route(&normalized)));
-    // route_serialise's yardstick, in the same run: `serde_json::to_vec`, which starts at 128
-    // bytes and regrows, where `Router::route` serialises into a buffer sized up front.
+    g.bench_function("record_serialise", |b| {
+        b.iter(|| records.record(&normalized))
+    });
+    // record_serialise's yardstick, in the same run: `serde_json::to_vec`, which starts at 128
+    // bytes and regrows, where `RecordBuilder::record` serialises into a buffer sized up front.
     g.bench_function("serialise_to_vec", |b| {
         b.iter(|| serde_json::to_vec(&normalized).unwrap())
     });
     g.bench_function("pipeline_one_event", |b| {
         b.iter_batched(
             || event.clone(),
-            |v| pipeline.process(&Chain::empty(), &registry, &request, v, NOW),
+            |v| stages.process(&Chain::empty(), &registry, &request, v, NOW),
             BatchSize::SmallInput,
         )
     });

@@ -1,9 +1,22 @@
-//! Typed configuration: the TOML file, its defaults, its validation and `SLOG_*` overrides.
+//! Typed configuration: slog.toml assembled from its sections, and `SLOG_*` overrides.
+//!
+//! Each subsystem owns its section (type, defaults, checks): `[routing]` in `pipeline::records`,
+//! `[sink]` in `sink::config`, `[registry]` in `metadata::config`, `[enrich]` in
+//! `enrich::config`, `[identity]` in `identity::config`, `[plugins]` in `plugins::config`. This
+//! module gathers them, owns the sections of the server itself (`[server]`, `[admin]`, `[log]`),
+//! and applies the environment overrides.
 //!
 //! Every key is documented in `config/slog.toml`. Overrides for deployment come from environment
 //! variables: `SLOG_` + the key path in upper case with `__` between levels, e.g.
 //! `SLOG_SINK__KIND=kafka`, `SLOG_SINK__KAFKA__BROKERS=10.0.0.1:9092`, `SLOG_SERVER__LISTEN=0.0.0.0:8080`.
 //! A value is read as TOML when it parses as such (numbers, booleans, `["a","b"]`), else as a string.
+pub use crate::enrich::config::EnrichConfig;
+pub use crate::identity::config::IdentityConfig;
+pub use crate::invalid_config::InvalidConfig;
+pub use crate::metadata::config::{Policy, RegistryConfig};
+pub use crate::pipeline::records::RoutingConfig;
+pub use crate::plugins::config::PluginsConfig;
+pub use crate::sink::config::{FileSinkConfig, KafkaSinkConfig, SinkConfig, SinkKind};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,7 +36,7 @@ pub enum ConfigError {
     #[error("environment override {var}: {message}")]
     Env { var: String, message: String },
     #[error("invalid config: {0}")]
-    Invalid(String),
+    Invalid(#[from] InvalidConfig),
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -36,142 +49,8 @@ pub struct Config {
     pub enrich: EnrichConfig,
     pub admin: AdminConfig,
     pub log: LogConfig,
-    pub identity: crate::identity::IdentityConfig,
+    pub identity: IdentityConfig,
     pub plugins: PluginsConfig,
-}
-
-/// WebAssembly plugins (`crate::plugins`): where they are and the sandbox's limits.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PluginsConfig {
-    /// Directory holding the `.wasm` files that plugins.toml names.
-    pub dir: PathBuf,
-    /// Which plugins run, in which order, for what, with which settings. Missing: no plugins.
-    pub config: PathBuf,
-    /// Reload when a file in `dir` or the plugins.toml changes.
-    pub watch: bool,
-    /// Changes closer together than this are one reload.
-    pub debounce_ms: u64,
-    /// Longest a plugin call may run before it is interrupted (the event then follows the policy).
-    pub call_timeout_ms: u64,
-    /// Longest a new instance may take to start and run `init` (instantiation is slower than a
-    /// hook call, and a busy machine must not turn a good plugin into a failed reload).
-    pub init_timeout_ms: u64,
-    /// Granularity of the deadlines: the epoch ticker's period.
-    pub epoch_tick_ms: u64,
-    /// Linear memory cap of one plugin instance.
-    pub max_memory_bytes: u64,
-    /// Plugin instances alive at once, across every plugin and every chain still in use.
-    pub max_instances: u32,
-    /// Idle instances kept per plugin for reuse.
-    pub idle_instances_per_plugin: usize,
-    /// How often expired sessions are closed (and their summaries emitted).
-    pub session_sweep_ms: u64,
-}
-
-impl Default for PluginsConfig {
-    fn default() -> Self {
-        PluginsConfig {
-            dir: PathBuf::from("plugins/dist"),
-            config: PathBuf::from("config/plugins.toml"),
-            watch: true,
-            debounce_ms: 250,
-            call_timeout_ms: 50,
-            init_timeout_ms: 1000,
-            epoch_tick_ms: 5,
-            max_memory_bytes: 32 * 1024 * 1024,
-            max_instances: 64,
-            idle_instances_per_plugin: 4,
-            session_sweep_ms: 1000,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EnrichConfig {
-    /// Proxies/load balancers in front of slog (CIDRs or addresses) whose X-Forwarded-For and
-    /// X-Real-IP are believed. Empty: the peer address is the client address.
-    pub trusted_proxies: Vec<String>,
-    /// A GeoIP2/GeoLite2-City .mmdb file; unset: country/province/city are not filled.
-    pub geoip_path: Option<PathBuf>,
-    /// Locale of place names, falling back to `en`.
-    pub geoip_locale: String,
-    /// How often (seconds) the GeoIP file is checked for replacement.
-    pub geoip_check_secs: u64,
-    /// Distinct User-Agent strings whose parse is kept.
-    pub ua_cache_size: usize,
-    /// Emit the first_referrer profile_insert (seed §3.3.4).
-    pub first_referrer_profile: bool,
-}
-
-impl Default for EnrichConfig {
-    fn default() -> Self {
-        EnrichConfig {
-            trusted_proxies: Vec::new(),
-            geoip_path: None,
-            geoip_locale: "zh-CN".into(),
-            geoip_check_secs: 5,
-            ua_cache_size: 10_000,
-            first_referrer_profile: true,
-        }
-    }
-}
-
-/// What happens to an event that uses an unregistered event name or property key.
-/// A value of the wrong type is refused under every policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Policy {
-    /// Refuse the event (400 naming each unknown key); it goes to the dead-letter topic.
-    #[default]
-    Strict,
-    /// Accept it, with the unknown keys as warnings in the answer and in metrics.
-    Lenient,
-    /// Accept it and register the unknown names with their inferred type (proposer "auto").
-    Register,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RegistryConfig {
-    /// `sqlite://data/registry.db?mode=rwc` (embedded) or `mysql://user:pass@host:3306/db`.
-    pub url: String,
-    /// Optional Redis cache of registry snapshots, e.g. `redis://127.0.0.1:6379/0`.
-    pub redis_url: Option<String>,
-    /// Prefix of every Redis key slog writes (several deployments can share one Redis).
-    pub redis_key_prefix: String,
-    /// How often each instance checks the registry version (changes apply within this).
-    pub refresh_interval_ms: u64,
-    /// Apply pending migrations (tables + seed presets) at start-up.
-    pub auto_migrate: bool,
-    /// Policy for projects not listed in `project_policies`.
-    pub default_policy: Policy,
-    /// Per-project policies, e.g. `{ zhibo = "lenient" }`.
-    pub project_policies: std::collections::BTreeMap<String, Policy>,
-}
-
-impl Default for RegistryConfig {
-    fn default() -> Self {
-        RegistryConfig {
-            url: "sqlite://data/registry.db?mode=rwc".into(),
-            redis_url: None,
-            redis_key_prefix: "slog:".into(),
-            refresh_interval_ms: 500,
-            auto_migrate: true,
-            default_policy: Policy::Strict,
-            project_policies: Default::default(),
-        }
-    }
-}
-
-impl RegistryConfig {
-    pub fn policy_for(&self, project: &str) -> Policy {
-        self.project_policies
-            .get(project)
-            .copied()
-            .unwrap_or(self.default_policy)
-    }
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -197,6 +76,22 @@ pub struct ServerConfig {
     pub shutdown_grace_secs: u64,
 }
 
+impl ServerConfig {
+    fn validate(&self) -> Result<(), InvalidConfig> {
+        if self.max_body_bytes == 0 || self.max_decoded_bytes < self.max_body_bytes {
+            return Err(InvalidConfig::new(
+                "server.max_decoded_bytes must be >= server.max_body_bytes > 0",
+            ));
+        }
+        if self.max_batch_events == 0 {
+            return Err(InvalidConfig::new(
+                "server.max_batch_events must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
@@ -206,101 +101,6 @@ impl Default for ServerConfig {
             max_batch_events: 500,
             cors_allowed_origins: vec!["*".into()],
             shutdown_grace_secs: 30,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RoutingConfig {
-    /// Topic for track events (stype 100).
-    pub track_topic: String,
-    /// Topic for profile_* messages (stype 101..=104).
-    pub profile_topic: String,
-    /// Topic for well-formed events the registry refused, with the reason.
-    pub dead_letter_topic: String,
-}
-
-impl Default for RoutingConfig {
-    fn default() -> Self {
-        RoutingConfig {
-            track_topic: "events".into(),
-            profile_topic: "users".into(),
-            dead_letter_topic: "dead_letters".into(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum SinkKind {
-    #[default]
-    File,
-    Kafka,
-    Stdout,
-}
-
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct SinkConfig {
-    pub kind: SinkKind,
-    pub file: FileSinkConfig,
-    pub kafka: KafkaSinkConfig,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FileSinkConfig {
-    /// Directory holding one `<topic>.jsonl` per topic; relative paths are from the working directory.
-    pub dir: PathBuf,
-    /// fsync after each write group. Off: a 200 survives a slog crash but not a power cut.
-    pub fsync: bool,
-}
-
-impl Default for FileSinkConfig {
-    fn default() -> Self {
-        FileSinkConfig {
-            dir: PathBuf::from("data"),
-            fsync: false,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct KafkaSinkConfig {
-    /// Bootstrap servers, comma separated.
-    pub brokers: String,
-    /// How long the producer gathers records into one request (librdkafka `linger.ms`).
-    pub linger_ms: u64,
-    /// How long a record may wait for its acknowledgement before the request gets a 503
-    /// (librdkafka `message.timeout.ms`).
-    pub delivery_timeout_ms: u64,
-    /// `none`, `gzip`, `snappy`, `lz4` or `zstd`.
-    pub compression: String,
-    /// Create the routing topics at start-up when they are missing (brokers without auto-create).
-    pub create_topics: bool,
-    /// Partitions and replication factor for topics created by `create_topics`.
-    pub topic_partitions: i32,
-    pub topic_replication: i32,
-    /// Seconds put in `Retry-After` when the broker cannot take an event.
-    pub retry_after_secs: u64,
-    /// Extra librdkafka properties, passed through as is (e.g. security.protocol, sasl.*).
-    pub properties: std::collections::BTreeMap<String, String>,
-}
-
-impl Default for KafkaSinkConfig {
-    fn default() -> Self {
-        KafkaSinkConfig {
-            brokers: "127.0.0.1:9092".into(),
-            linger_ms: 5,
-            delivery_timeout_ms: 5000,
-            compression: "none".into(),
-            create_topics: false,
-            topic_partitions: 3,
-            topic_replication: 1,
-            retry_after_secs: 5,
-            properties: Default::default(),
         }
     }
 }
@@ -367,55 +167,13 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
-        let s = &self.server;
-        if s.max_body_bytes == 0 || s.max_decoded_bytes < s.max_body_bytes {
-            return invalid("server.max_decoded_bytes must be >= server.max_body_bytes > 0");
-        }
-        if s.max_batch_events == 0 {
-            return invalid("server.max_batch_events must be at least 1");
-        }
-        let r = &self.routing;
-        if r.track_topic.trim().is_empty() || r.profile_topic.trim().is_empty() {
-            return invalid("routing.track_topic and routing.profile_topic must not be empty");
-        }
-        let k = &self.sink.kafka;
-        if self.sink.kind == SinkKind::Kafka && k.brokers.trim().is_empty() {
-            return invalid("sink.kafka.brokers must name at least one broker");
-        }
-        let dlq = &r.dead_letter_topic;
-        if dlq.trim().is_empty() || dlq == &r.track_topic || dlq == &r.profile_topic {
-            return invalid(
-                "routing.dead_letter_topic must be set and differ from the other topics",
-            );
-        }
-        if let Err(e) =
-            crate::enrich::client_ip::TrustedProxies::parse(&self.enrich.trusted_proxies)
-        {
-            return Err(ConfigError::Invalid(e));
-        }
-        if self.enrich.geoip_check_secs == 0 || self.enrich.ua_cache_size == 0 {
-            return invalid("enrich.geoip_check_secs and enrich.ua_cache_size must be at least 1");
-        }
-        if self.registry.refresh_interval_ms == 0 {
-            return invalid("registry.refresh_interval_ms must be at least 1");
-        }
-        if k.topic_partitions < 1 || k.topic_replication < 1 {
-            return invalid("sink.kafka.topic_partitions and topic_replication must be >= 1");
-        }
-        self.identity.validate().map_err(ConfigError::Invalid)?;
-        let p = &self.plugins;
-        if p.call_timeout_ms == 0
-            || p.epoch_tick_ms == 0
-            || p.epoch_tick_ms > p.call_timeout_ms.min(p.init_timeout_ms)
-        {
-            return invalid(
-                "plugins.epoch_tick_ms must be between 1 and plugins.call_timeout_ms and init_timeout_ms",
-            );
-        }
-        if p.max_instances == 0 || p.max_memory_bytes < 64 * 1024 || p.session_sweep_ms == 0 {
-            return invalid("plugins.max_instances and plugins.session_sweep_ms must be >= 1, plugins.max_memory_bytes >= 65536");
-        }
+        self.server.validate()?;
+        self.routing.validate()?;
+        self.sink.validate()?;
+        self.registry.validate()?;
+        self.enrich.validate()?;
+        self.identity.validate()?;
+        self.plugins.validate()?;
         Ok(())
     }
 }
@@ -491,7 +249,7 @@ mod tests {
         assert_eq!(production.sink.kind, SinkKind::Kafka);
         // The shipped files spell the junk lists out, and a list there replaces the default:
         // they must not fall behind the defaults.
-        let defaults = crate::identity::IdentityConfig::default();
+        let defaults = IdentityConfig::default();
         for shipped in [&embedded.identity, &production.identity] {
             assert_eq!(shipped.junk_values, defaults.junk_values);
             assert_eq!(shipped.junk_values_by_key, defaults.junk_values_by_key);

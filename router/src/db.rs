@@ -66,7 +66,7 @@ pub async fn connect(url: &str) -> Result<(AnyPool, Backend), DbError> {
     Ok((pool, backend))
 }
 
-/// Applies the migrations (tables and the seed's preset rows) that are not applied yet.
+/// Applies the migrations (tables and the tracking plan's preset rows) that are not applied yet.
 pub async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), DbError> {
     match backend {
         Backend::MySql => MYSQL_MIGRATIONS.run(pool).await?,

@@ -39,37 +39,9 @@ pub enum Code {
 }
 
 impl Code {
-    /// The code as it appears in JSON bodies and metric labels.
+    /// The code as it appears in JSON bodies and metric labels: its serde name, the one spelling.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Code::InvalidJson => "invalid_json",
-            Code::InvalidType => "invalid_type",
-            Code::MissingField => "missing_field",
-            Code::InvalidValue => "invalid_value",
-            Code::UnknownField => "unknown_field",
-            Code::UnsupportedStype => "unsupported_stype",
-            Code::EmptyBatch => "empty_batch",
-            Code::BatchTooLarge => "batch_too_large",
-            Code::BodyTooLarge => "body_too_large",
-            Code::InvalidGzip => "invalid_gzip",
-            Code::UnsupportedMediaType => "unsupported_media_type",
-            Code::UnsupportedEncoding => "unsupported_encoding",
-            Code::MethodNotAllowed => "method_not_allowed",
-            Code::NotFound => "not_found",
-            Code::SinkUnavailable => "sink_unavailable",
-            Code::UnregisteredEvent => "unregistered_event",
-            Code::UnknownProperty => "unknown_property",
-            Code::TypeMismatch => "type_mismatch",
-            Code::Unauthorized => "unauthorized",
-            Code::AdminDisabled => "admin_disabled",
-            Code::AlreadyExists => "already_exists",
-            Code::PresetProtected => "preset_protected",
-            Code::RegistryUnavailable => "registry_unavailable",
-            Code::IdentityUnavailable => "identity_unavailable",
-            Code::PluginRejected => "plugin_rejected",
-            Code::PluginFailed => "plugin_failed",
-            Code::PluginReloadFailed => "plugin_reload_failed",
-        }
+        serde_variant::to_variant_name(&self).expect("a unit variant always has a name")
     }
 }
 

@@ -3,6 +3,7 @@
 //! The binary (`main.rs`) only parses the command line; everything it runs lives here so that
 //! unit tests and benchmarks reach the same code.
 pub mod admin;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod enrich;
@@ -11,6 +12,7 @@ pub mod event;
 pub mod http;
 pub mod identity;
 pub mod ingest;
+pub mod invalid_config;
 pub mod metadata;
 pub mod pipeline;
 pub mod plugins;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use tracing_subscriber::EnvFilter;
 
 // Requests allocate and free many small JSON values across worker threads; glibc's allocator
-// spent ~22% of slog's CPU on that under load, mimalloc a fraction (README, "Performance").
+// was a large share of slog's profile under load, mimalloc a small one (docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -30,7 +30,7 @@ enum Command {
         #[arg(long, short)]
         listen: Option<SocketAddr>,
     },
-    /// Create or upgrade the registry tables (and the seed's preset rows) in registry.url, exit.
+    /// Create or upgrade the registry tables (and the tracking plan's preset rows) in registry.url, exit.
     Migrate {
         #[arg(long, short, default_value = "config/slog.toml")]
         config: PathBuf,

@@ -6,13 +6,12 @@ use crate::admin;
 use crate::config::Config;
 use crate::enrich::Enrichers;
 use crate::http;
-use crate::identity::{self, IdentityStage};
+use crate::identity;
 use crate::metadata::Registry;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{session_sweeper, IdentityStage, Pipeline, Stages};
 use crate::plugins::{self, PluginHost};
 use crate::sink;
 use crate::state::{AppState, Limits, Shared};
-use crate::telemetry::IngestMetrics;
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,11 +24,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .context("opening the metadata registry")?;
     registry.spawn_background(Duration::from_millis(config.registry.refresh_interval_ms));
-    let enrichers = Arc::new(Enrichers::new(&config.enrich).map_err(anyhow::Error::msg)?);
+    let enrichers = Arc::new(Enrichers::new(&config.enrich)?);
     enrichers.spawn_geo_watch(Duration::from_secs(config.enrich.geoip_check_secs));
-    let pipeline = Arc::new(Pipeline::new(&config, enrichers.clone()));
-    let topics = pipeline.router().topics();
-    let sink = sink::build(&config.sink, &topics)
+    let stages = Stages::new(
+        &config.routing,
+        &config.registry,
+        enrichers.clone(),
+        config.enrich.first_referrer_profile,
+    );
+    let sink = sink::build(&config.sink, &stages.records().topics())
         .await
         .context("starting the sink")?;
     let identity = if config.identity.enabled {
@@ -43,7 +46,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     } else {
         None
     };
-    let plugins = start_plugins(&config, &pipeline, &sink)?;
+    let plugins = start_plugins(&config)?;
+    let pipeline = Arc::new(Pipeline::new(
+        stages,
+        registry.clone(),
+        plugins.host.clone(),
+        identity.clone(),
+        sink.clone(),
+    ));
+    session_sweeper::spawn(
+        pipeline.clone(),
+        Duration::from_millis(config.plugins.session_sweep_ms),
+    );
     let state = AppState::new(Shared {
         plugins: plugins.host,
         pipeline,
@@ -64,7 +78,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         },
         metrics: Some(metrics),
         http_metrics: Arc::default(),
-        ingest_metrics: Arc::new(IngestMetrics::new(&topics, sink.name())),
     });
     let app = http::app(state, &config.server.cors_allowed_origins)
         .layer(tower_http::trace::TraceLayer::new_for_http());
@@ -112,25 +125,15 @@ struct Plugins {
     watcher: Option<plugins::watcher::Watcher>,
 }
 
-/// Loads plugins.toml and starts the epoch ticker, the session sweeper and the file watcher. A
-/// chain that does not load is reported and slog serves without plugins until a reload works.
-fn start_plugins(
-    config: &Config,
-    pipeline: &Arc<Pipeline>,
-    sink: &Arc<dyn sink::Sink>,
-) -> anyhow::Result<Plugins> {
+/// Loads plugins.toml and starts the epoch ticker and the file watcher. A chain that does not
+/// load is reported and slog serves without plugins until a reload works.
+fn start_plugins(config: &Config) -> anyhow::Result<Plugins> {
     let settings = &config.plugins;
     let host = Arc::new(PluginHost::new(settings).context("starting the plugin engine")?);
     host.engine()
         .spawn_ticker(Duration::from_millis(settings.epoch_tick_ms));
     // The error is logged and shown in GET /admin/plugins by the host itself.
     let _ = host.reload();
-    plugins::sweeper::spawn(
-        host.clone(),
-        pipeline.clone(),
-        sink.clone(),
-        Duration::from_millis(settings.session_sweep_ms),
-    );
     let watcher = if settings.watch {
         let debounce = Duration::from_millis(settings.debounce_ms);
         match plugins::watcher::watch(host.clone(), debounce) {

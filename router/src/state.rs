@@ -2,12 +2,11 @@
 //! the plugins, the admin token, the request limits and the metric handles. It sits below the
 //! HTTP modules (ingest, admin) so that they depend on it and never on each other.
 use crate::enrich::Enrichers;
-use crate::identity::IdentityStage;
 use crate::metadata::Registry;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{IdentityStage, Pipeline};
 use crate::plugins::PluginHost;
 use crate::sink::Sink;
-use crate::telemetry::{HttpMetrics, IngestMetrics};
+use crate::telemetry::HttpMetrics;
 use std::sync::Arc;
 
 /// The body and batch limits every event request is held to.
@@ -40,11 +39,12 @@ impl std::ops::Deref for AppState {
 
 /// The parts of [`AppState`].
 pub struct Shared {
+    /// The event path: `POST /slog/event` hands its messages to it.
     pub pipeline: Arc<Pipeline>,
     pub registry: Arc<Registry>,
     pub enrichers: Arc<Enrichers>,
     pub sink: Arc<dyn Sink>,
-    /// The identity step; `None` when `identity.enabled` is false.
+    /// The identity step (for the identity admin API); `None` when `identity.enabled` is false.
     pub identity: Option<IdentityStage>,
     /// The WebAssembly plugins: the chain every request runs, reloads, status.
     pub plugins: Arc<PluginHost>,
@@ -52,7 +52,6 @@ pub struct Shared {
     pub admin_token: Option<Arc<str>>,
     pub limits: Limits,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
-    /// Handles of the per-request series, registered once.
+    /// Handles of the per-request HTTP series, registered once.
     pub http_metrics: Arc<HttpMetrics>,
-    pub ingest_metrics: Arc<IngestMetrics>,
 }

@@ -100,6 +100,11 @@ impl IngestMetrics {
     }
 }
 
+/// Counts `n` events refused with `code` (`slog_events_rejected_total{code}`).
+pub fn count_rejection(code: crate::error::Code, n: u64) {
+    metrics::counter!("slog_events_rejected_total", "code" => code.as_str()).increment(n);
+}
+
 fn accepted_counter(topic: &str) -> Counter {
     metrics::counter!("slog_events_accepted_total", "topic" => topic.to_owned())
 }

@@ -23,7 +23,7 @@
 //! | `8.8.8.0/24`      | US 美国 / United States | —                    | —                 |
 //! | `2001:db8:1::/48` | JP 日本 / Japan         | 13 东京都 / Tokyo    | 东京 / Tokyo      |
 //!
-//! `180.12.43.42` (in the first row) is the seed's example client IP. Each row's data is the
+//! `180.12.43.42` (in the first row) is the tracking plan's example client IP. Each row's data is the
 //! GeoLite2-City layout that `maxminddb::geoip2::City` deserialises: `continent` {code,
 //! geoname_id, names}, `country` and `registered_country` {geoname_id, iso_code, names},
 //! `subdivisions` [{geoname_id, iso_code, names}] (absent when there is none), `city`

@@ -1,4 +1,4 @@
-//! Unified identity end to end (seed goals 1 and 2): slog fills the uuid an event lacks from the
+//! Unified identity end to end (tracking plan goals 1 and 2): slog fills the uuid an event lacks from the
 //! person's other identities, announces merges on the users topic, never splits a person under
 //! racing requests, and lets operators look up and delete a person's links.
 //!

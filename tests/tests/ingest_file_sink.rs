@@ -13,13 +13,13 @@ max_body_bytes = 65536
 max_decoded_bytes = 262144
 max_batch_events = 50
 [registry]
-# These tests are about ingestion: unregistered names (the seed's ViewViedo) pass as warnings.
+# These tests are about ingestion: unregistered names (the tracking plan's ViewViedo) pass as warnings.
 default_policy = "lenient"
 [sink]
 kind = "file"
 "#;
 
-/// The seed's §3.1 example body, with its // comments and trailing comma removed.
+/// The tracking plan's §3.1 example body, with its // comments and trailing comma removed.
 const SEED_EXAMPLE: &str = r#"{
 "time":1434556935000,
 "use_server_time": true,

@@ -1,5 +1,5 @@
 //! The metadata registry end to end: events are checked against the registered event names and
-//! property keys (seed §3.2/§3.3), the admin API changes the registry, and every running instance
+//! property keys (tracking plan §3.2/§3.3), the admin API changes the registry, and every running instance
 //! enforces a change within moments.
 //!
 //! Each scenario runs against both backends: the embedded SQLite file, and MariaDB with the Redis
@@ -199,7 +199,7 @@ fn assert_property_row(row: &Value, key: &str, value_type: i64, proposer: &str) 
     assert!(row["create_time"].is_i64(), "{row}");
 }
 
-/// The seed §4 pageview example (with its business fields).
+/// The tracking plan §4 pageview example (with its business fields).
 fn seed_pageview() -> Value {
     json!({"stype": 100, "eid": "pageview", "project": "zhibo",
            "ps": {"ct": 100, "url": "https://www.example.com/course/1", "title": "新概念英语",
@@ -208,7 +208,7 @@ fn seed_pageview() -> Value {
            "uidentity": {"deviceUUID": "d-seed-1"}})
 }
 
-/// The seed §4 buyCourse example.
+/// The tracking plan §4 buyCourse example.
 fn buy_course(project: &str, money: Value) -> Value {
     json!({"stype": 100, "eid": "buyCourse", "project": project,
            "ps": {"course_name": "新概念", "course_type": "英语", "course_difficulty": "初级",
@@ -299,7 +299,7 @@ async fn seed_examples_pass_only_after_registration(backend: Backend) {
         assert_eq!(row["name"], name);
     }
 
-    // Now both seed examples pass on the instance that took the writes.
+    // Now both of the tracking plan's examples pass on the instance that took the writes.
     let timeout = Duration::from_secs(2);
     let (pageview_id, _) = poll_accepted(&slog, &seed_pageview(), timeout).await;
     let (buy_id, _) = poll_accepted(&slog, &buy_course("zhibo", json!(199)), timeout).await;

@@ -1,4 +1,4 @@
-//! identity-accuracy: how well slog joins one person's events (seed goal 2), from ground truth.
+//! identity-accuracy: how well slog joins one person's events (tracking plan goal 2), from ground truth.
 //!
 //! Generates a synthetic population with ground truth — `systems` (default,
 //! `slog_bench::systems`: the tracking plan's web, WeChat H5, mini-program, Android, iOS, back

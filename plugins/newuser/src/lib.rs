@@ -1,5 +1,5 @@
 //! Seed §5.1: emits the virtual event `newUser` when `AppStart` or `pageview` arrives with
-//! `is_first_time=true`. Settings: `triggers` (event names, default the seed's two), `eid` (the
+//! `is_first_time=true`. Settings: `triggers` (event names, default the tracking plan's two), `eid` (the
 //! virtual event's name, default `newUser`).
 use slog_plugin_sdk::{export, Event, Hook, Plugin, Settings, VirtualEvent};
 

@@ -14,8 +14,9 @@
 //! `A:openid` itself.
 use super::auth::require_token;
 use crate::error::{Code, Rejection};
+use crate::event::Identity;
 use crate::identity::store::StoreError;
-use crate::identity::{Identity, IdentityStage};
+use crate::pipeline::IdentityStage;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::middleware;

@@ -1,8 +1,8 @@
-//! The metadata admin API (seed §3.2): CRUD over `events` and the three property tables.
+//! The metadata admin API (tracking plan §3.2): CRUD over `events` and the three property tables.
 //!
 //! `/admin/events[/{id}]`, `/admin/{event,identity,profile}-properties[/{key}]`: GET lists (events
 //! filter by `?project=`, every table by `?is_reserve=0|1`), GET one, POST creates (201), PUT
-//! replaces the mutable columns, DELETE removes (204). JSON uses the seed's column names. Names
+//! replaces the mutable columns, DELETE removes (204). JSON uses the tracking plan's column names. Names
 //! follow `metadata::names`; presets (`is_reserve = 1`) cannot be deleted, retyped or moved to
 //! another project. A write applies on this instance at once and on every other instance at its
 //! next version check.

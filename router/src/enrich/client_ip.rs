@@ -1,9 +1,10 @@
-//! Which address the client has, when slog sits behind proxies (seed §4: `ip` "从http请求包中获取").
+//! Which address the client has, when slog sits behind proxies (tracking plan §4: `ip` "从http请求包中获取").
 //!
 //! Forwarding headers are trusted only when the connection comes from a configured trusted proxy;
 //! otherwise anyone could claim any address. From a trusted peer: the rightmost `X-Forwarded-For`
 //! entry that is not itself a trusted proxy (entries to its left were written by the client and
 //! can be forged), else `X-Real-IP`, else the peer. From any other peer: the peer.
+use crate::invalid_config::InvalidConfig;
 use axum::http::HeaderMap;
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -13,13 +14,17 @@ pub struct TrustedProxies(Vec<IpNet>);
 
 impl TrustedProxies {
     /// Parses CIDRs (`10.0.0.0/8`) or single addresses (`127.0.0.1`).
-    pub fn parse(entries: &[String]) -> Result<Self, String> {
+    pub fn parse(entries: &[String]) -> Result<Self, InvalidConfig> {
         entries
             .iter()
             .map(|e| {
                 e.parse::<IpNet>()
                     .or_else(|_| e.parse::<IpAddr>().map(IpNet::from))
-                    .map_err(|_| format!("enrich.trusted_proxies: `{e}` is not an address or CIDR"))
+                    .map_err(|_| {
+                        InvalidConfig(format!(
+                            "enrich.trusted_proxies: `{e}` is not an address or CIDR"
+                        ))
+                    })
             })
             .collect::<Result<Vec<_>, _>>()
             .map(TrustedProxies)
@@ -149,6 +154,7 @@ mod tests {
     fn bad_proxy_entries_are_config_errors() {
         assert!(TrustedProxies::parse(&["10.0.0.0/33".into()])
             .unwrap_err()
+            .0
             .contains("10.0.0.0/33"));
     }
 }

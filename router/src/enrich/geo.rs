@@ -1,4 +1,4 @@
-//! IP → country / province / city (seed §4) through a GeoIP2/GeoLite2-City database (maxminddb).
+//! IP → country / province / city (tracking plan §4) through a GeoIP2/GeoLite2-City database (maxminddb).
 //!
 //! Names come in the configured locale (default `zh-CN`), falling back to `en`. The file at the
 //! configured path is re-read when its modification time or size changes (checked every

@@ -1,12 +1,14 @@
-//! Enrichment sources (seed §3.3.2, §4 collection rules): client IP behind proxies, GeoIP,
+//! Enrichment sources (tracking plan §3.3.2, §4 collection rules): client IP behind proxies, GeoIP,
 //! user agents, URL parts. Each is a small piece tested on its own; `pipeline::enrich` applies
-//! them to events by the seed's ct rules.
+//! them to events by the tracking plan's ct rules.
 pub mod client_ip;
+pub mod config;
 pub mod geo;
 pub mod url_parts;
 pub mod user_agent;
 
-use crate::config::EnrichConfig;
+use crate::invalid_config::InvalidConfig;
+pub use config::EnrichConfig;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +20,7 @@ pub struct Enrichers {
 }
 
 impl Enrichers {
-    pub fn new(config: &EnrichConfig) -> Result<Enrichers, String> {
+    pub fn new(config: &EnrichConfig) -> Result<Enrichers, InvalidConfig> {
         Ok(Enrichers {
             trusted_proxies: client_ip::TrustedProxies::parse(&config.trusted_proxies)?,
             geo: geo::Geo::open(

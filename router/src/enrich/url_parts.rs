@@ -29,8 +29,8 @@ fn parsed_host(url: &str) -> Option<String> {
 /// The host of an `http(s)://host[:port][/...]` URL whose host is a plain DNS name, where
 /// `Url::parse` could only lower-case it; `None` for anything else (user info, IP addresses,
 /// non-ASCII or percent-encoded hosts, odd ports, other schemes), which goes to `Url::parse`.
-/// Referrers are almost always of this kind, and `Url::parse` (its host and IDNA checks) was
-/// 3% of slog's CPU under batch load.
+/// Referrers are almost always of this kind, and `Url::parse` (its host and IDNA checks) showed
+/// in the profile of batch load.
 fn plain_http_host(url: &str) -> Option<&str> {
     let rest = strip_prefix_ignore_case(url, "https://")
         .or_else(|| strip_prefix_ignore_case(url, "http://"))?;
@@ -66,7 +66,7 @@ fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
         .then(|| &s[prefix.len()..])
 }
 
-/// The path of a URL; a relative URL (`a/b/c?x=1`, as in the seed's example) is its own path.
+/// The path of a URL; a relative URL (`a/b/c?x=1`, as in the tracking plan's example) is its own path.
 pub fn path(raw: &str) -> Option<String> {
     let raw = without_query(raw);
     if raw.is_empty() {

@@ -1,4 +1,4 @@
-//! User-Agent → os, os_version, browser, browser_version (seed §4), via woothee, with an LRU cache.
+//! User-Agent → os, os_version, browser, browser_version (tracking plan §4), via woothee, with an LRU cache.
 //!
 //! Real traffic repeats a few thousand user agents, and a woothee parse costs microseconds, so
 //! parses are cached by the full UA string (capacity `ua_cache_size`).

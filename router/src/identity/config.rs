@@ -1,6 +1,7 @@
 //! The `[identity]` section of slog.toml: where the identity store lives, key strengths and
 //! priorities, junk values, caches, and what to do when the store cannot be reached.
 use super::junk::{default_junk_by_key, DEFAULT_JUNK};
+use crate::invalid_config::InvalidConfig;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -89,20 +90,20 @@ impl Default for IdentityConfig {
 }
 
 impl IdentityConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
         if self.cache_size == 0 || self.cache_ttl_secs == 0 || self.redis_ttl_secs == 0 {
-            return Err(
-                "identity.cache_size, cache_ttl_secs and redis_ttl_secs must be at least 1".into(),
-            );
+            return Err(InvalidConfig::new(
+                "identity.cache_size, cache_ttl_secs and redis_ttl_secs must be at least 1",
+            ));
         }
         if let Some(key) = self
             .account_keys
             .iter()
             .find(|k| self.device_keys.contains(k))
         {
-            return Err(format!(
+            return Err(InvalidConfig(format!(
                 "identity key `{key}` is listed as both an account key and a device key"
-            ));
+            )));
         }
         Ok(())
     }

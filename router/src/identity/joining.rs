@@ -11,8 +11,9 @@
 //!   shared device: it moves to the person now using it, and a device seen on more people than
 //!   `identity.max_accounts_per_device` goes on the blocklist.
 use super::keys::{Identity, Ranked, Strength, UUID_KEY};
-use super::resolver::{conflict, holds_other_value, Merge, Work};
+use super::resolver::{conflict, holds_other_value, Work};
 use super::store::{AccountLink, MergeOutcome, StoreError};
+use crate::event::Merge;
 
 /// Whether the attempt can go on.
 pub(super) enum Joined {

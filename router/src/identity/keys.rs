@@ -12,6 +12,7 @@
 //! appid links nothing. `appid` alone names an app, not a person: it is never an identity.
 use super::config::IdentityConfig;
 use super::junk::JunkValues;
+pub use crate::event::Identity;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -29,28 +30,6 @@ pub const MAX_VALUE_CHARS: usize = 255;
 pub enum Strength {
     Account,
     Device,
-}
-
-/// One identity of a person.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct Identity {
-    pub key: String,
-    pub value: String,
-}
-
-impl Identity {
-    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
-        Identity {
-            key: key.into(),
-            value: value.into(),
-        }
-    }
-}
-
-impl std::fmt::Display for Identity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}={}", self.key, self.value)
-    }
 }
 
 /// An identity found in a message, with what the rules say about it.

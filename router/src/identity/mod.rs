@@ -1,4 +1,4 @@
-//! Unified identity (seed §3.1 `uidentity`, goals 1 and 2): fills an event's missing uuid from the
+//! Unified identity (tracking plan §3.1 `uidentity`, goals 1 and 2): fills an event's missing uuid from the
 //! person's other identities and links new identities to the person, in real time.
 //!
 //! - `keys`: which identities a message carries, their strength and lookup priority; `junk`:
@@ -8,7 +8,8 @@
 //! - `local_cache` and `redis_cache` in front of it, composed by `cached_store`; `flights`: one
 //!   read for concurrent misses of one identity.
 //! - `resolver`: which person an event belongs to; `joining`: how each of its identities joins
-//!   that person; `stage`: the pipeline step that applies them to a request's events.
+//!   that person. The pipeline step that applies them to a request's events is
+//!   `pipeline::identify`.
 pub mod blocklist;
 pub mod cached_store;
 pub mod config;
@@ -24,15 +25,13 @@ mod resolver_tests;
 mod sql_guards;
 mod sql_merge;
 pub mod sql_store;
-pub mod stage;
 pub mod store;
 
 pub use config::{IdentityConfig, OnStoreError};
 pub use keys::Identity;
-pub use resolver::{Merge, Resolution, Resolver, UuidSource};
-pub use stage::IdentityStage;
+pub use resolver::{Resolution, Resolver};
 
-use crate::config::RegistryConfig;
+use crate::metadata::RegistryConfig;
 use cached_store::CachedStore;
 use keys::KeyRules;
 use local_cache::LocalCache;

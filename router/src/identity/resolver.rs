@@ -13,9 +13,9 @@
 //! - Junk values and blocked identities never link anything (see `junk`, `blocklist`).
 use super::blocklist::Blocklist;
 use super::cached_store::CachedStore;
-use super::keys::{Identity, KeyRules, Ranked, Strength, UUID_KEY};
+use super::keys::{KeyRules, Ranked, Strength, UUID_KEY};
 use super::store::{AccountLink, StoreError};
-use serde::Serialize;
+use crate::event::{Identity, Merge, UuidSource};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,31 +24,6 @@ use uuid::Uuid;
 
 /// Attempts after a deadlock or a lost merge race before the error reaches the stage.
 const MAX_RETRIES: u64 = 4;
-
-/// How an event's uuid was obtained (the output record's `uuid_source`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum UuidSource {
-    /// The client sent it.
-    Client,
-    /// Found from one of the event's other identities.
-    Lookup,
-    /// None of the identities was known: a new person.
-    New,
-    /// The event needed a uuid but has none: no usable identity, or the store was unreachable.
-    Unresolved,
-}
-
-/// Two uuids found to be one person: the warehouse re-attributes `from`'s history to `to`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Merge {
-    pub from_uuid: String,
-    pub to_uuid: String,
-    /// The identity whose sighting revealed it.
-    pub trigger: Identity,
-    /// Every identity that moved from `from_uuid` to `to_uuid`.
-    pub moved: Vec<Identity>,
-}
 
 /// What resolution decided for one event.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! The identity store contract (the seed's "user center"): identity → uuid, shared by every
+//! The identity store contract (the tracking plan's "user center"): identity → uuid, shared by every
 //! instance. `SqlStore` implements it on MySQL/MariaDB and SQLite; a company's existing user center
 //! can be plugged in behind the same trait.
 //!

@@ -1,27 +1,21 @@
 //! `POST /slog/event`: from request to durable records to answer.
 //!
-//! Order of work: headers → body (limited) → decode → pipeline per message → one sink delivery for
-//! everything accepted → answer. The answer waits for the sink, so a 200 means durable; when the
-//! sink fails, no event of the request is reported accepted (503) and the SDK retries it whole.
+//! Order of work: headers → body (limited) → decode → [`Pipeline::run`](crate::pipeline::Pipeline::run)
+//! → answer. The pipeline answers only once the records are durable, so a 200 means durable; when
+//! the sink fails, no event of the request is reported accepted (503) and the SDK retries it whole.
 use super::decode::{self, Payload};
-use super::response::{self, Accepted, BatchResult, ItemResult};
+use super::response;
+use crate::clock::now_ms;
 use crate::enrich::client_ip::client_ip;
 use crate::error::{Code, Rejection};
-use crate::pipeline::RequestContext;
-use crate::pipeline::{Admitted, Outcome, Refused};
-use crate::sink::Record;
+use crate::pipeline::{BatchOutcome, RequestContext};
 use crate::state::AppState;
-use crate::telemetry::IngestMetrics;
+use crate::telemetry::count_rejection;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-/// What a 503 for an unreachable identity store suggests to the SDK.
-const IDENTITY_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub async fn post_event(
     State(state): State<AppState>,
@@ -41,7 +35,7 @@ pub async fn post_event(
             process(&state, &request, payload).await
         }
         Err(rejection) => {
-            count_rejection(&rejection);
+            count_rejection(rejection.code, 1);
             rejection.into_response()
         }
     }
@@ -81,189 +75,22 @@ fn is_length_limit(error: &axum::Error) -> bool {
     false
 }
 
+/// Runs the messages through the pipeline and answers as the SDK expects: one event gets the
+/// single-event answer, an array the batch answer.
 async fn process(state: &AppState, request: &RequestContext, payload: Payload) -> Response {
-    let received_at = now_ms();
     let (single, messages) = match payload {
         Payload::One(m) => (true, vec![m]),
         Payload::Batch(ms) => (false, ms),
     };
-    let snapshot = state.registry.snapshot();
-    // One chain for the whole request: a reload swapping in a new one mid-batch does not split it.
-    let chain = state.plugins.chain();
-    let mut admissions: Vec<Result<Admitted, Refused>> = messages
-        .into_iter()
-        .map(|m| {
-            state
-                .pipeline
-                .admit(&chain, &snapshot, request, m, received_at)
-        })
-        .collect();
-    if let Some(identity) = &state.identity {
-        let admitted = admissions.iter_mut().filter_map(|a| a.as_mut().ok());
-        if let Err(e) = identity.apply(&snapshot, admitted).await {
-            tracing::warn!(error = %e, "identity store failed; asking the client to retry");
-            metrics::counter!("slog_events_rejected_total", "code" => Code::IdentityUnavailable.as_str())
-                .increment(admissions.len() as u64);
-            return response::unavailable(
-                Code::IdentityUnavailable,
-                IDENTITY_RETRY_AFTER,
-                &e.to_string(),
-            );
+    match state.pipeline.run(request, messages, now_ms()).await {
+        BatchOutcome::Done(items) if single => {
+            response::single(items.into_iter().next().expect("one message"))
         }
+        BatchOutcome::Done(items) => response::batch(items).into_response(),
+        BatchOutcome::Unavailable {
+            code,
+            retry_after,
+            reason,
+        } => response::unavailable(code, retry_after, &reason),
     }
-    let outcomes: Vec<Outcome> = admissions
-        .into_iter()
-        .map(|admission| match admission {
-            Ok(admitted) => state.pipeline.complete(&chain, admitted),
-            Err(refused) => Outcome::Rejected(refused),
-        })
-        .collect();
-
-    // Accepted records, derived records and dead letters go to the sink together, moved out of
-    // the outcomes (no copy of the serialised payloads): a 200 or a 400 is only given once they are
-    // all durable, so a refused event is not lost either.
-    let mut records: Vec<Record> = Vec::with_capacity(outcomes.len());
-    let mut batch = BatchResult {
-        accepted: 0,
-        rejected: 0,
-        results: Vec::with_capacity(outcomes.len()),
-    };
-    let mut tally = Tally::default();
-    let mut to_register = Vec::new();
-    for (index, outcome) in outcomes.into_iter().enumerate() {
-        batch.results.push(match outcome {
-            Outcome::Accepted {
-                event,
-                record,
-                findings,
-                derived,
-            } => {
-                batch.accepted += 1;
-                tally.accepted(&record.topic);
-                tally.derived += derived.len() as u64;
-                records.push(record);
-                records.extend(derived);
-                to_register.extend(findings.to_register);
-                ItemResult::Accepted {
-                    index,
-                    event_id: event.event_id,
-                    warnings: findings.warnings,
-                }
-            }
-            Outcome::Rejected(Refused {
-                rejection,
-                dead_letter,
-            }) => {
-                batch.rejected += 1;
-                if let Some(letter) = dead_letter {
-                    tally.dead_letter(rejection.code);
-                    records.push(letter);
-                }
-                ItemResult::Rejected {
-                    index,
-                    error: rejection,
-                }
-            }
-        });
-    }
-    if !records.is_empty() {
-        let count = records.len();
-        let started = Instant::now();
-        let delivered = state.sink.deliver(records).await;
-        let sink = state.sink.name();
-        state
-            .ingest_metrics
-            .sink_delivery(started.elapsed().as_secs_f64());
-        if let Err(e) = delivered {
-            tracing::warn!(error = %e, records = count, "sink refused a request's events");
-            metrics::counter!("slog_sink_failures_total", "sink" => sink).increment(1);
-            metrics::counter!("slog_events_rejected_total", "code" => Code::SinkUnavailable.as_str())
-                .increment(batch.results.len() as u64);
-            return response::unavailable(
-                Code::SinkUnavailable,
-                state.sink.retry_after(),
-                &e.to_string(),
-            );
-        }
-    }
-    // Counted and registered only once the events are durable: a 503 accepted nothing.
-    if !to_register.is_empty() {
-        state.registry.auto_register(to_register);
-    }
-    tally.record(&state.ingest_metrics, &batch);
-    if !single {
-        return batch.into_response();
-    }
-    match batch.results.pop().expect("one message") {
-        ItemResult::Accepted {
-            event_id, warnings, ..
-        } => axum::Json(Accepted {
-            accepted: 1,
-            event_id,
-            warnings,
-        })
-        .into_response(),
-        ItemResult::Rejected { error, .. } => error.into_response(),
-    }
-}
-
-/// Per-request counts, turned into one metrics call per label instead of one per event.
-#[derive(Default)]
-struct Tally {
-    /// Accepted events per topic (a request has one or two topics).
-    accepted: Vec<(Arc<str>, u64)>,
-    derived: u64,
-    dead_letters: Vec<(Code, u64)>,
-}
-
-impl Tally {
-    fn accepted(&mut self, topic: &Arc<str>) {
-        bump(&mut self.accepted, topic, |t| t.clone());
-    }
-
-    fn dead_letter(&mut self, code: Code) {
-        bump(&mut self.dead_letters, &code, |c| *c);
-    }
-
-    /// Records the counts of a request whose records are durable.
-    fn record(self, metrics: &IngestMetrics, batch: &BatchResult) {
-        for (topic, n) in self.accepted {
-            metrics.accepted(&topic, n);
-        }
-        for (code, n) in self.dead_letters {
-            metrics::counter!("slog_dead_letters_total", "code" => code.as_str()).increment(n);
-        }
-        if self.derived > 0 {
-            metrics::counter!("slog_events_derived_total").increment(self.derived);
-        }
-        for result in &batch.results {
-            match result {
-                ItemResult::Accepted { warnings, .. } => {
-                    for w in warnings {
-                        metrics::counter!("slog_events_warnings_total", "code" => w.code.as_str())
-                            .increment(1);
-                    }
-                }
-                ItemResult::Rejected { error, .. } => count_rejection(error),
-            }
-        }
-    }
-}
-
-fn bump<K: PartialEq>(counts: &mut Vec<(K, u64)>, key: &K, own: impl FnOnce(&K) -> K) {
-    match counts.iter_mut().find(|(k, _)| k == key) {
-        Some((_, n)) => *n += 1,
-        None => counts.push((own(key), 1)),
-    }
-}
-
-fn count_rejection(rejection: &Rejection) {
-    metrics::counter!("slog_events_rejected_total", "code" => rejection.code.as_str()).increment(1);
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

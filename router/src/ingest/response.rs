@@ -7,6 +7,7 @@
 //!   or 400 with the same body when no event of it was accepted
 //! - sink unavailable: `503` with `Retry-After` and an error body; nothing of the request is accepted.
 use crate::error::{Code, Rejection};
+use crate::pipeline::ItemOutcome;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -101,6 +102,45 @@ pub struct BatchResult {
     pub accepted: usize,
     pub rejected: usize,
     pub results: Vec<ItemResult>,
+}
+
+/// The batch answer for the pipeline's per-message outcomes, in request order.
+pub fn batch(items: Vec<ItemOutcome>) -> BatchResult {
+    let mut result = BatchResult {
+        accepted: 0,
+        rejected: 0,
+        results: Vec::with_capacity(items.len()),
+    };
+    for (index, item) in items.into_iter().enumerate() {
+        result.results.push(match item {
+            ItemOutcome::Accepted { event_id, warnings } => {
+                result.accepted += 1;
+                ItemResult::Accepted {
+                    index,
+                    event_id,
+                    warnings,
+                }
+            }
+            ItemOutcome::Rejected(error) => {
+                result.rejected += 1;
+                ItemResult::Rejected { index, error }
+            }
+        });
+    }
+    result
+}
+
+/// The answer to a request of one event: its acceptance or its error.
+pub fn single(item: ItemOutcome) -> Response {
+    match item {
+        ItemOutcome::Accepted { event_id, warnings } => Json(Accepted {
+            accepted: 1,
+            event_id,
+            warnings,
+        })
+        .into_response(),
+        ItemOutcome::Rejected(error) => error.into_response(),
+    }
 }
 
 impl IntoResponse for BatchResult {

@@ -1,8 +1,9 @@
-//! The registry's rows (seed §3.2) and the value types properties are declared with.
+//! The registry's rows (tracking plan §3.2) and the value types properties are declared with.
+use crate::clock::now_secs;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// `value_type` (seed §3.2): 0 string, 1 datetime, 2 bool, 3 int, 4 double.
+/// `value_type` (tracking plan §3.2): 0 string, 1 datetime, 2 bool, 3 int, 4 double.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "i64", into = "i64")]
 pub enum ValueType {
@@ -173,14 +174,6 @@ impl PropertyDef {
     }
 }
 
-/// Epoch seconds, the unit of `create_time` (seed §3.2: int(10)).
-pub fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// The three property tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PropertyKind {
@@ -218,7 +211,7 @@ impl PropertyKind {
     }
 }
 
-/// tinyint(1) columns travel as 0/1 in JSON, as in the seed's tables.
+/// tinyint(1) columns travel as 0/1 in JSON, as in the tracking plan's tables.
 mod flag {
     use serde::{Deserialize, Deserializer, Serializer};
 

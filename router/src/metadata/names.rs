@@ -2,7 +2,7 @@
 //!
 //! `^[a-zA-Z_$][a-zA-Z0-9_$]{0,63}$` (the columns are varchar(64)), and not a reserved word: names
 //! that collide with the output record's own fields or common warehouse keywords would make
-//! queries ambiguous. Preset rows (seed §3.3) predate the rule: `wx-id` keeps its dash.
+//! queries ambiguous. Preset rows (tracking plan §3.3) predate the rule: `wx-id` keeps its dash.
 pub const MAX_NAME_LEN: usize = 64;
 
 /// Refused as names (compared case-insensitively).

@@ -1,4 +1,4 @@
-//! Redis as the registry's cache (seed §3.2: "mysql + redis, redis作为缓存").
+//! Redis as the registry's cache (tracking plan §3.2: "mysql + redis, redis作为缓存").
 //!
 //! Each version's snapshot is stored once under `<prefix>registry:snapshot:<version>`, so when the
 //! registry changes, one instance reads MySQL and the others read Redis. `<prefix>registry:latest`

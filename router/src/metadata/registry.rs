@@ -10,11 +10,11 @@
 //!   start-up: slog then reads the database until Redis answers).
 //! - The `register` policy hands unknown names to [`Registry::auto_register`]; a background task
 //!   inserts them (proposer "auto") off the request path.
+use super::config::RegistryConfig;
 use super::model::{EventDef, PropertyDef, PropertyKind, ValueType};
 use super::redis_cache::RedisCache;
 use super::snapshot::Snapshot;
 use super::store::{Store, StoreError};
-use crate::config::RegistryConfig;
 use arc_swap::ArcSwap;
 use serde::Serialize;
 use std::collections::HashSet;

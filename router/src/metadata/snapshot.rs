@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// The snapshot's maps: validation looks up every property of every event in them, and foldhash
-/// hashes a short key several times faster than the standard SipHash (which was ~5% of slog's
-/// CPU under batch load). Its seed is random per map; the keys are the registry's own.
+/// hashes a short key several times faster than the standard SipHash (which showed in the profile
+/// of batch load). Its seed is random per map; the keys are the registry's own.
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -45,7 +45,7 @@ impl Store {
         Ok(Store { pool, backend })
     }
 
-    /// Applies the migrations (tables and the seed's preset rows) that are not applied yet.
+    /// Applies the migrations (tables and the tracking plan's preset rows) that are not applied yet.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         Ok(db::migrate(&self.pool, self.backend).await?)
     }

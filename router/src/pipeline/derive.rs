@@ -1,4 +1,4 @@
-//! Derived events (seed §3.3.4): the first_referrer profile_insert.
+//! Derived events (tracking plan §3.3.4): the first_referrer profile_insert.
 //!
 //! A track event whose `first_referrer` and `referrer` are both non-empty and equal is the user's
 //! arrival from outside the site: slog also emits a profile_insert (stype 102, insert-if-absent)
@@ -30,7 +30,6 @@ pub fn first_referrer_profile(event: &Event) -> Option<Event> {
     ps.insert("first_visit_time".into(), Value::from(event.time));
     Some(Event {
         event_id: Uuid::now_v7(),
-        stype: MessageKind::ProfileInsert.stype(),
         kind: MessageKind::ProfileInsert,
         eid: None,
         client_time: None,
@@ -61,7 +60,7 @@ mod tests {
         );
         let p = first_referrer_profile(&ev).expect("derived");
         assert_eq!(p.kind, MessageKind::ProfileInsert);
-        assert_eq!(p.stype, 102);
+        assert_eq!(p.kind.stype(), 102);
         assert_ne!(p.event_id, ev.event_id);
         assert_eq!(p.uidentity, ev.uidentity);
         assert_eq!(p.project, "zhibo");

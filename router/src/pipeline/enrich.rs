@@ -1,4 +1,4 @@
-//! Enrichment (seed §4 collection rules): fill what the SDK left out, never overwrite what it sent.
+//! Enrichment (tracking plan §4 collection rules): fill what the SDK left out, never overwrite what it sent.
 //!
 //! Applies to track messages; `ct` (client type, `ps.ct`) decides what is filled:
 //!
@@ -113,7 +113,7 @@ fn fill(ps: &mut Map<String, Value>, key: &str, value: impl FnOnce() -> Option<S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::EnrichConfig;
+    use crate::enrich::EnrichConfig;
     use crate::pipeline::normalize::normalize;
     use serde_json::json;
 

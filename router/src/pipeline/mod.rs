@@ -1,172 +1,220 @@
-//! The pipeline: the stages from one decoded SDK message to a routed record.
+//! The pipeline: owns the event path from decoded SDK messages to durable records.
 //!
-//! Two halves around the one asynchronous stage (identity, which may need the identity store):
-//! - [`Pipeline::admit`]: normalize (wire format → [`Event`]) → validate (against the registry
-//!   snapshot) → enrich (seed §4 collection rules) → plugins before identity (validate, transform,
-//!   identify);
-//! - the identity stage (`crate::identity`), run once per request over every admitted event;
-//! - [`Pipeline::complete`]: plugins after identity (derive, session) → derive (first_referrer
-//!   profile) → route (topic, key, bytes).
+//! [`Pipeline::run`] is the one entry point for a request: it takes the registry snapshot and the
+//! plugin chain once, runs every message through the first half of the [`Stages`], resolves
+//! identities for the whole request (`identify`), runs the second half, hands every record to
+//! the sink in one delivery, and only then registers new names and counts what was accepted.
+//! Events that plugins emit on their own (session summaries) go out through [`Pipeline::emit`].
 //!
-//! Each stage lives in its own file here and is unit-tested on plain values.
+//! Each stage lives in its own file here and is unit-tested on plain values: `normalize`,
+//! `validate`, `enrich`, `derive`, `records`; `stages` chains them; `identify` is the identity
+//! step; `tally` counts a request; `session_sweeper` closes idle sessions.
 pub mod derive;
 pub mod enrich;
+pub mod identify;
 pub mod normalize;
-pub mod route;
+pub mod records;
+pub mod session_sweeper;
+pub mod stages;
+mod tally;
 pub mod validate;
 
-use crate::config::{Config, RegistryConfig};
-use crate::enrich::Enrichers;
-use crate::error::Rejection;
-use crate::event::Event;
-use crate::identity::Merge;
-use crate::metadata::Snapshot;
-use crate::plugins::Chain;
-use crate::sink::Record;
 pub use enrich::RequestContext;
+pub use identify::IdentityStage;
+pub use stages::{Admitted, Outcome, Refused, Stages};
+
+use crate::error::{Code, Rejection};
+use crate::event::Event;
+use crate::metadata::Registry;
+use crate::plugins::PluginHost;
+use crate::sink::{Record, Sink, SinkError};
+use crate::telemetry::IngestMetrics;
 use serde_json::Value;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tally::Tally;
+use uuid::Uuid;
 
-/// A message that passed the synchronous stages and waits for identity resolution.
-#[derive(Debug)]
-pub struct Admitted {
-    // Boxed: an event is far larger than a rejection, and admissions are collected per batch.
-    pub event: Box<Event>,
-    pub findings: validate::Findings,
-    /// Anonymous uuids the identity stage found to be this event's person.
-    pub merges: Vec<Merge>,
-}
+/// What a 503 for an unreachable identity store suggests to the SDK.
+const IDENTITY_RETRY_AFTER: Duration = Duration::from_secs(5);
 
-/// A message refused on its way through the pipeline.
-#[derive(Debug)]
-pub struct Refused {
-    pub rejection: Rejection,
-    /// Set when the message was well-formed but refused (registry, plugin): nothing is lost.
-    pub dead_letter: Option<Record>,
-}
-
-/// One message's way through the pipeline.
-#[derive(Debug)]
-pub enum Outcome {
-    Accepted {
-        event: Box<Event>,
-        record: Record,
-        findings: validate::Findings,
-        /// Records of events derived from this one (the first_referrer profile_insert, plugins'
-        /// virtual events, identity merges).
-        derived: Vec<Record>,
-    },
-    Rejected(Refused),
-}
-
-#[derive(Clone)]
+/// The parts of the event path, assembled once at start-up.
 pub struct Pipeline {
-    router: route::Router,
-    registry: RegistryConfig,
-    enrichers: Arc<Enrichers>,
-    first_referrer_profile: bool,
+    stages: Stages,
+    registry: Arc<Registry>,
+    plugins: Arc<PluginHost>,
+    /// `None` when `identity.enabled` is false.
+    identity: Option<IdentityStage>,
+    sink: Arc<dyn Sink>,
+    metrics: IngestMetrics,
+}
+
+/// One message's answer in a request whose records are all durable.
+#[derive(Debug)]
+pub enum ItemOutcome {
+    Accepted {
+        event_id: Uuid,
+        /// Unknown names accepted under the `lenient` policy.
+        warnings: Vec<Rejection>,
+    },
+    Rejected(Rejection),
+}
+
+/// How a request ended.
+#[derive(Debug)]
+pub enum BatchOutcome {
+    /// Every record of the request is durable; one outcome per message, in order.
+    Done(Vec<ItemOutcome>),
+    /// Nothing of the request was accepted: a store or the sink could not take it, and the
+    /// client should send it again after `retry_after`.
+    Unavailable {
+        code: Code,
+        retry_after: Duration,
+        reason: String,
+    },
 }
 
 impl Pipeline {
-    pub fn new(config: &Config, enrichers: Arc<Enrichers>) -> Self {
+    pub fn new(
+        stages: Stages,
+        registry: Arc<Registry>,
+        plugins: Arc<PluginHost>,
+        identity: Option<IdentityStage>,
+        sink: Arc<dyn Sink>,
+    ) -> Self {
+        let metrics = IngestMetrics::new(&stages.records().topics(), sink.name());
         Pipeline {
-            router: route::Router::new(&config.routing),
-            registry: config.registry.clone(),
-            enrichers,
-            first_referrer_profile: config.enrich.first_referrer_profile,
+            stages,
+            registry,
+            plugins,
+            identity,
+            sink,
+            metrics,
         }
     }
 
-    pub fn router(&self) -> &route::Router {
-        &self.router
+    pub fn stages(&self) -> &Stages {
+        &self.stages
     }
 
-    /// The synchronous first half for one message received at `received_at` (epoch ms),
-    /// validating against `snapshot` and running `chain`'s plugins (one snapshot and one chain per
-    /// request, so a batch sees one registry version and one plugin chain).
-    pub fn admit(
+    pub fn plugins(&self) -> &Arc<PluginHost> {
+        &self.plugins
+    }
+
+    /// Runs one request's messages, received at `received_at` (epoch ms), to durable records.
+    pub async fn run(
         &self,
-        chain: &Chain,
-        snapshot: &Snapshot,
         request: &RequestContext,
-        message: Value,
+        messages: Vec<Value>,
         received_at: i64,
-    ) -> Result<Admitted, Refused> {
-        let mut event =
-            normalize::normalize(message, received_at).map_err(|rejection| Refused {
-                rejection,
-                dead_letter: None,
-            })?;
-        let policy = self.registry.policy_for(&event.project);
-        match validate::validate(&event, snapshot, policy) {
-            Ok(findings) => {
-                enrich::enrich(&mut event, request, &self.enrichers);
-                if let Err(rejection) = chain.before_identity(&mut event) {
-                    return Err(self.refuse(&event, rejection));
-                }
-                Ok(Admitted {
-                    event: Box::new(event),
-                    findings,
-                    merges: Vec::new(),
-                })
-            }
-            Err(rejection) => Err(self.refuse(&event, rejection)),
-        }
-    }
-
-    /// The second half, once identity resolution has filled the event's uuid. The plugins'
-    /// virtual events skip registry validation: their plugin's authors own them.
-    pub fn complete(&self, chain: &Chain, admitted: Admitted) -> Outcome {
-        let Admitted {
-            mut event,
-            findings,
-            merges,
-        } = admitted;
-        let virtual_events = match chain.after_identity(&mut event) {
-            Ok(events) => events,
-            Err(rejection) => return Outcome::Rejected(self.refuse(&event, rejection)),
-        };
-        let mut derived: Vec<Record> = merges
-            .iter()
-            .map(|merge| self.router.identity_merge(&event, merge))
+    ) -> BatchOutcome {
+        let count = messages.len();
+        let snapshot = self.registry.snapshot();
+        // One chain for the whole request: a reload swapping in a new one mid-batch does not split it.
+        let chain = self.plugins.chain();
+        let mut admissions: Vec<Result<Admitted, Refused>> = messages
+            .into_iter()
+            .map(|m| {
+                self.stages
+                    .admit(&chain, &snapshot, request, m, received_at)
+            })
             .collect();
-        derived.extend(
-            self.first_referrer_profile
-                .then(|| derive::first_referrer_profile(&event))
-                .flatten()
-                .iter()
-                .chain(&virtual_events)
-                .map(|derived| self.router.route(derived)),
-        );
-        let record = self.router.route(&event);
-        Outcome::Accepted {
-            event,
-            record,
-            findings,
-            derived,
+        if let Some(identity) = &self.identity {
+            let admitted = admissions.iter_mut().filter_map(|a| a.as_mut().ok());
+            if let Err(e) = identity.apply(&snapshot, admitted).await {
+                tracing::warn!(error = %e, "identity store failed; asking the client to retry");
+                return unavailable(Code::IdentityUnavailable, IDENTITY_RETRY_AFTER, count, &e);
+            }
         }
+
+        // Accepted records, derived records and dead letters go to the sink together, moved out
+        // of the outcomes (no copy of the serialised payloads): an answer is only given once they
+        // are all durable, so a refused event is not lost either.
+        let mut records: Vec<Record> = Vec::with_capacity(count);
+        let mut items = Vec::with_capacity(count);
+        let mut tally = Tally::default();
+        let mut to_register = Vec::new();
+        for admission in admissions {
+            let outcome = match admission {
+                Ok(admitted) => self.stages.complete(&chain, admitted),
+                Err(refused) => Outcome::Rejected(refused),
+            };
+            items.push(match outcome {
+                Outcome::Accepted {
+                    event,
+                    record,
+                    findings,
+                    derived,
+                } => {
+                    tally.accepted(&record.topic, derived.len(), &findings.warnings);
+                    records.push(record);
+                    records.extend(derived);
+                    to_register.extend(findings.to_register);
+                    ItemOutcome::Accepted {
+                        event_id: event.event_id,
+                        warnings: findings.warnings,
+                    }
+                }
+                Outcome::Rejected(Refused {
+                    rejection,
+                    dead_letter,
+                }) => {
+                    tally.rejected(&rejection, dead_letter.is_some());
+                    records.extend(dead_letter);
+                    ItemOutcome::Rejected(rejection)
+                }
+            });
+        }
+        if let Err(e) = self.deliver(records).await {
+            tracing::warn!(error = %e, "sink refused a request's events");
+            return unavailable(Code::SinkUnavailable, self.sink.retry_after(), count, &e);
+        }
+        // Counted and registered only once the events are durable: a 503 accepted nothing.
+        if !to_register.is_empty() {
+            self.registry.auto_register(to_register);
+        }
+        tally.record(&self.metrics);
+        BatchOutcome::Done(items)
     }
 
-    /// Both halves without identity resolution: for benchmarks and tests of the pure stages.
-    pub fn process(
-        &self,
-        chain: &Chain,
-        snapshot: &Snapshot,
-        request: &RequestContext,
-        message: Value,
-        received_at: i64,
-    ) -> Outcome {
-        match self.admit(chain, snapshot, request, message, received_at) {
-            Ok(admitted) => self.complete(chain, admitted),
-            Err(refused) => Outcome::Rejected(refused),
-        }
+    /// Delivers events a plugin emitted outside any request (session summaries), counted as
+    /// derived events once durable.
+    pub async fn emit(&self, events: &[Event]) -> Result<(), SinkError> {
+        let records: Vec<Record> = events
+            .iter()
+            .map(|e| self.stages.records().record(e))
+            .collect();
+        self.deliver(records).await?;
+        metrics::counter!("slog_events_derived_total").increment(events.len() as u64);
+        Ok(())
     }
 
-    /// A refusal of a well-formed event: answered to the client and dead-lettered with the reason.
-    pub fn refuse(&self, event: &Event, rejection: Rejection) -> Refused {
-        Refused {
-            dead_letter: Some(self.router.dead_letter(event, &rejection)),
-            rejection,
+    async fn deliver(&self, records: Vec<Record>) -> Result<(), SinkError> {
+        if records.is_empty() {
+            return Ok(());
         }
+        let started = Instant::now();
+        let delivered = self.sink.deliver(records).await;
+        self.metrics.sink_delivery(started.elapsed().as_secs_f64());
+        if delivered.is_err() {
+            metrics::counter!("slog_sink_failures_total", "sink" => self.sink.name()).increment(1);
+        }
+        delivered
+    }
+}
+
+/// A request none of whose `count` events was accepted, counted as refused under `code`.
+fn unavailable(
+    code: Code,
+    retry_after: Duration,
+    count: usize,
+    reason: &impl std::fmt::Display,
+) -> BatchOutcome {
+    metrics::counter!("slog_events_rejected_total", "code" => code.as_str())
+        .increment(count as u64);
+    BatchOutcome::Unavailable {
+        code,
+        retry_after,
+        reason: reason.to_string(),
     }
 }

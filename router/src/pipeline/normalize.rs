@@ -1,4 +1,4 @@
-//! Normalisation: one SDK message (a JSON object in the seed's §3.1 format) into an [`Event`].
+//! Normalisation: one SDK message (a JSON object in the tracking plan's §3.1 format) into an [`Event`].
 //!
 //! This is the only place that knows the wire format. Every rule here answers with a
 //! [`Rejection`] naming the field, so an SDK author can fix the call from the response alone.
@@ -21,7 +21,7 @@ use crate::identity::keys::integer_text;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-/// Width of the registry's id/project columns (seed §3.2: varchar(64)).
+/// Width of the registry's id/project columns (tracking plan §3.2: varchar(64)).
 const MAX_NAME_CHARS: usize = 64;
 /// 2000-01-01T00:00:00Z in epoch milliseconds: anything earlier is not a real event time.
 const EARLIEST_EVENT_TIME_MS: i64 = 946_684_800_000;
@@ -113,7 +113,6 @@ pub fn normalize(message: Value, received_at: i64) -> Result<Event, Rejection> {
         time,
         time_source,
         client_time,
-        stype,
         kind,
         eid,
         project,
@@ -286,7 +285,7 @@ mod tests {
 
     const NOW: i64 = 1_764_000_000_000;
 
-    /// The seed's §3.1 example with its comments and trailing comma removed.
+    /// The tracking plan's §3.1 example with its comments and trailing comma removed.
     fn seed_example() -> Value {
         json!({
             "time": 1434556935000_i64, "use_server_time": true, "stype": 100, "eid": "ViewViedo",

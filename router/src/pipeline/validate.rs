@@ -1,4 +1,4 @@
-//! Validation against the registry (seed §3.2, §3.3): every event name and key must be declared.
+//! Validation against the registry (tracking plan §3.2, §3.3): every event name and key must be declared.
 //!
 //! - track: `eid` must be registered for the event's project or as a common event.
 //! - `ps` keys: event properties for track, profile properties for profile_* messages.
@@ -8,9 +8,9 @@
 //! - Unknown names are handled by the project's [`Policy`]; a type mismatch is always refused.
 //!
 //! Reads only the in-memory snapshot: no I/O per event.
-use crate::config::Policy;
 use crate::error::{Code, Rejection};
 use crate::event::{Event, MessageKind};
+use crate::metadata::Policy;
 use crate::metadata::{AutoRegistration, PropertyKind, Snapshot, ValueType};
 use serde_json::Value;
 

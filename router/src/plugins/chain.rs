@@ -5,8 +5,8 @@
 //! it, derive → session. A failed call (trap, timeout, memory overrun, malformed answer) follows
 //! the plugin's policy: `fail_open` leaves the event as it was, `fail_closed` refuses it.
 use super::bindings::types;
-use super::config::{FailurePolicy, PluginEntry};
 use super::instance::{CallError, Runtime};
+use super::manifest::{FailurePolicy, PluginEntry};
 use super::session_store::{SessionEntry, SessionStore};
 use crate::error::{Code, Rejection};
 use crate::event::{Event, MessageKind, TimeSource, UuidSource};
@@ -247,7 +247,7 @@ fn to_wit(event: &Event, reads: Option<&[String]>) -> types::Event {
     types::Event {
         event_id: event.event_id.to_string(),
         project: event.project.clone(),
-        stype: event.stype,
+        stype: event.kind.stype(),
         eid: event.eid.clone(),
         time: event.time,
         props: props.unwrap_or_else(|_| "{}".into()),
@@ -336,7 +336,6 @@ fn virtual_events(
                 time: v.time.unwrap_or(source.time),
                 time_source: source.time_source,
                 client_time: None,
-                stype: MessageKind::Track.stype(),
                 kind: MessageKind::Track,
                 eid: Some(v.eid),
                 project: source.project.to_owned(),

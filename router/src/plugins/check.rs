@@ -1,9 +1,9 @@
 //! `slog plugin check FILE.wasm`: loads a plugin exactly as a reload would (compile, link
 //! against the contract, start an instance, run `init` with the given settings) and reports it,
 //! so CI pipelines can refuse a plugin before it reaches a plugins directory.
+use super::config::PluginsConfig;
 use super::engine::{content_hash, EngineError, PluginEngine};
 use super::instance::{LoadError, Runtime};
-use crate::config::PluginsConfig;
 use std::path::Path;
 use std::sync::Arc;
 

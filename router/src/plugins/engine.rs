@@ -2,7 +2,7 @@
 //! a linker exposing only the host interface (and a WASI that grants nothing), and the compile
 //! cache keyed by the file's SHA-256 so a reload of unchanged files compiles nothing.
 use super::bindings::{HostState, Plugin};
-use crate::config::PluginsConfig;
+use super::config::PluginsConfig;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

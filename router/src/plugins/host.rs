@@ -6,21 +6,21 @@
 //! Any failure keeps the old chain and is reported: log, `slog_plugin_reloads_total{result}`,
 //! and `GET /admin/plugins`.
 use super::chain::{Chain, ChainPlugin};
-use super::config::{self, PluginEntry};
+use super::config::PluginsConfig;
 use super::engine::{content_hash, EngineError, PluginEngine};
 use super::instance::{LoadError, Runtime};
+use super::manifest::{self, PluginEntry};
 use super::session_store::SessionStore;
-use crate::config::PluginsConfig;
+use crate::clock::now_ms;
 use arc_swap::ArcSwap;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReloadError {
     #[error(transparent)]
-    File(#[from] config::PluginsFileError),
+    File(#[from] manifest::ManifestError),
     #[error("plugin `{plugin}`: cannot read {path}: {source}")]
     Read {
         plugin: String,
@@ -78,7 +78,7 @@ pub struct PluginStatus {
     /// The properties the plugin declared it reads (it is handed only those); absent: all.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reads: Option<Vec<String>>,
-    pub policy: config::FailurePolicy,
+    pub policy: manifest::FailurePolicy,
     pub projects: Vec<String>,
     pub events: Vec<String>,
     /// `active`; `failing` when the last reload could not load this plugin's new version (the
@@ -110,13 +110,6 @@ pub struct PluginHost {
     /// One reload at a time (watcher, admin API); the request path never takes it.
     reloading: Mutex<()>,
     last_reload: Mutex<Option<ReloadStatus>>,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl PluginHost {
@@ -195,7 +188,7 @@ impl PluginHost {
     }
 
     fn build(&self) -> Result<Arc<Chain>, ReloadError> {
-        let entries = config::load(&self.toml)?;
+        let entries = manifest::load(&self.toml)?;
         let old = self.chain();
         let mut plugins = Vec::with_capacity(entries.len());
         for entry in entries {

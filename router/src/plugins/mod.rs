@@ -2,13 +2,14 @@
 //! `slog-plugin-sdk` (contract: `plugin-sdk/wit/plugin.wit`), switched on in plugins.toml and
 //! reloaded live.
 //!
-//! - `config`: plugins.toml (which plugins, order, selection, settings, failure policy);
+//! - `config`: the `[plugins]` section of slog.toml (where plugins live, the sandbox limits);
+//! - `manifest`: plugins.toml (which plugins, order, selection, settings, failure policy);
 //! - `engine`: wasmtime set-up (pooling allocator, epochs, linker) and the compile cache;
 //! - `bindings`: the host side of the WIT contract, the sandbox and the memory cap;
 //! - `instance`: a loaded plugin version, its instance pool and the guarded call;
 //! - `chain`: the hooks of one plugins.toml version run on an event;
 //! - `host`: the current chain, reloads and their status;
-//! - `watcher`, `sweeper`: reload on file changes, close expired sessions;
+//! - `watcher`: reload on file changes;
 //! - `session_store`: session state owned by the host;
 //! - `check`: `slog plugin check`.
 pub mod bindings;
@@ -18,8 +19,8 @@ pub mod config;
 pub mod engine;
 pub mod host;
 pub mod instance;
+pub mod manifest;
 pub mod session_store;
-pub mod sweeper;
 pub mod watcher;
 
 pub use chain::Chain;

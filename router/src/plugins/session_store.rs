@@ -1,4 +1,4 @@
-//! Session state of the `session` hook (seed §5.2), owned by the host: one entry per plugin and
+//! Session state of the `session` hook (tracking plan §5.2), owned by the host: one entry per plugin and
 //! user, in this process's memory. It outlives plugin instances, so a reload or a trap loses no
 //! session; it does not outlive the process, and each slog instance sees only the users routed
 //! to it (README "Plugins").

@@ -5,11 +5,11 @@
 //!
 //! The writing is the line writer thread's (`line_writer.rs`), with group commit. Writing on the
 //! request's own task under a lock, to spare single-event requests the thread handoff, was tried
-//! and reverted: +2.6% for single events over 6 interleaved runs (inside the noise), nothing for
-//! batches, and a second write path to keep correct.
+//! and reverted: the gain for single events was inside the noise, nothing for batches, and it
+//! made a second write path to keep correct.
+use super::config::FileSinkConfig;
 use super::line_writer::{Destination, LineWriter};
 use super::{Record, Sink, SinkError};
-use crate::config::FileSinkConfig;
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};

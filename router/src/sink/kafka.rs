@@ -6,9 +6,9 @@
 //! When the broker is down or slow, the reports fail after `delivery_timeout_ms` and the request
 //! gets a 503; librdkafka keeps reconnecting on its own, so the next request succeeds once the
 //! broker is back. A producer that hits a fatal error (possible with idempotence) is replaced.
+use super::config::KafkaSinkConfig;
 use super::kafka_delivery::{CountingContext, CountingProducer, Reports};
 use super::{Record, Sink, SinkError};
-use crate::config::KafkaSinkConfig;
 use async_trait::async_trait;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;

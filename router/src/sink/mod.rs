@@ -4,14 +4,15 @@
 //! - [`kafka::KafkaSink`]: production; acks=all, idempotent producer, waits for delivery reports.
 //! - [`file::FileSink`]: the embedded default; `<dir>/<topic>.jsonl`, written before the answer.
 //! - [`stdout::StdoutSink`]: one JSON line per record on standard output, for pipes and debugging.
+pub mod config;
 pub mod file;
 pub mod kafka;
 pub mod kafka_delivery;
 mod line_writer;
 pub mod stdout;
 
-use crate::config::{SinkConfig, SinkKind};
 use async_trait::async_trait;
+pub use config::{SinkConfig, SinkKind};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,21 +1,62 @@
-//! Routing (seed §3.1 "目标数据库"): which topic an event goes to, under which key, as what bytes.
+//! Output records (tracking plan §3.1 "目标数据库"): which topic an event goes to, under which key,
+//! as what bytes. Also owns the `[routing]` section of slog.toml, the topic names.
 //!
 //! track → the track topic (`events`), profile_* → the profile topic (`users`). The key is the
 //! event's partition key (uuid, else first identity) so one user's events stay ordered. The event is
 //! serialised here, once; sinks only move bytes. Well-formed events the registry refused go to
 //! the dead-letter topic as `{"rejected_at", "reason": {code, field, message}, "event": <record>}`.
-use crate::config::RoutingConfig;
 use crate::error::Rejection;
-use crate::event::Event;
+use crate::event::{Event, Identity, Merge};
+use crate::invalid_config::InvalidConfig;
 use crate::sink::Record;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+
+/// The `[routing]` section: the topic of each kind of record.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    /// Topic for track events (stype 100).
+    pub track_topic: String,
+    /// Topic for profile_* messages (stype 101..=104).
+    pub profile_topic: String,
+    /// Topic for well-formed events the registry refused, with the reason.
+    pub dead_letter_topic: String,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
+            track_topic: "events".into(),
+            profile_topic: "users".into(),
+            dead_letter_topic: "dead_letters".into(),
+        }
+    }
+}
+
+impl RoutingConfig {
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        if self.track_topic.trim().is_empty() || self.profile_topic.trim().is_empty() {
+            return Err(InvalidConfig::new(
+                "routing.track_topic and routing.profile_topic must not be empty",
+            ));
+        }
+        let dlq = &self.dead_letter_topic;
+        if dlq.trim().is_empty() || dlq == &self.track_topic || dlq == &self.profile_topic {
+            return Err(InvalidConfig::new(
+                "routing.dead_letter_topic must be set and differ from the other topics",
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// Initial buffer of an output record: room for a ~1 KB web event and what slog adds to it.
 const RECORD_CAPACITY: usize = 2048;
 
 #[derive(Debug, Clone)]
-pub struct Router {
+/// Turns events into the records the sink writes: topic, partition key, serialised bytes.
+pub struct RecordBuilder {
     track_topic: Arc<str>,
     profile_topic: Arc<str>,
     dead_letter_topic: Arc<str>,
@@ -39,20 +80,20 @@ struct IdentityMerge<'a> {
     project: &'a str,
     from_uuid: &'a str,
     to_uuid: &'a str,
-    trigger: &'a crate::identity::Identity,
-    moved: &'a [crate::identity::Identity],
+    trigger: &'a Identity,
+    moved: &'a [Identity],
 }
 
-impl Router {
+impl RecordBuilder {
     pub fn new(config: &RoutingConfig) -> Self {
-        Router {
+        RecordBuilder {
             track_topic: config.track_topic.as_str().into(),
             profile_topic: config.profile_topic.as_str().into(),
             dead_letter_topic: config.dead_letter_topic.as_str().into(),
         }
     }
 
-    /// Every topic this router may write to (the sinks prepare these at start-up).
+    /// Every topic these records may go to (the sinks prepare these at start-up).
     pub fn topics(&self) -> Vec<Arc<str>> {
         vec![
             self.track_topic.clone(),
@@ -61,7 +102,8 @@ impl Router {
         ]
     }
 
-    pub fn route(&self, event: &Event) -> Record {
+    /// The record of `event` on its topic (track or profile).
+    pub fn record(&self, event: &Event) -> Record {
         let topic = if event.kind.is_profile() {
             self.profile_topic.clone()
         } else {
@@ -81,7 +123,7 @@ impl Router {
 
     /// The users-topic record announcing `merge`, revealed by `event`; keyed by the surviving
     /// uuid so it lands on that person's partition.
-    pub fn identity_merge(&self, event: &Event, merge: &crate::identity::Merge) -> Record {
+    pub fn identity_merge(&self, event: &Event, merge: &Merge) -> Record {
         let message = IdentityMerge {
             kind: "identity_merge",
             event_id: uuid::Uuid::now_v7(),
@@ -121,8 +163,8 @@ mod tests {
     use crate::pipeline::normalize::normalize;
     use serde_json::{json, Value};
 
-    fn router() -> Router {
-        Router::new(&RoutingConfig {
+    fn builder() -> RecordBuilder {
+        RecordBuilder::new(&RoutingConfig {
             track_topic: "ev".into(),
             profile_topic: "us".into(),
             dead_letter_topic: "dl".into(),
@@ -133,12 +175,12 @@ mod tests {
     fn track_goes_to_the_track_topic_and_profiles_to_the_profile_topic() {
         let msg = |stype| json!({"project": "p", "stype": stype, "eid": "pageview", "uidentity": {"uuid": "u1"}});
         assert_eq!(
-            &*router().route(&normalize(msg(100), 1).unwrap()).topic,
+            &*builder().record(&normalize(msg(100), 1).unwrap()).topic,
             "ev"
         );
         for stype in 101..=104 {
             assert_eq!(
-                &*router().route(&normalize(msg(stype), 1).unwrap()).topic,
+                &*builder().record(&normalize(msg(stype), 1).unwrap()).topic,
                 "us"
             );
         }
@@ -156,7 +198,7 @@ mod tests {
             "eid",
             "not registered",
         );
-        let record = router().dead_letter(&ev, &reason);
+        let record = builder().dead_letter(&ev, &reason);
         assert_eq!(&*record.topic, "dl");
         assert_eq!(record.key.as_deref(), Some("u"));
         let out: Value = serde_json::from_slice(&record.payload).unwrap();
@@ -174,7 +216,7 @@ mod tests {
             1_764_000_000_000,
         )
         .unwrap();
-        let record = router().route(&ev);
+        let record = builder().record(&ev);
         assert_eq!(record.key.as_deref(), Some("138"));
         let out: Value = serde_json::from_slice(&record.payload).unwrap();
         assert_eq!(

@@ -3,51 +3,16 @@
 //! An event is parsed once from the SDK's JSON (see `pipeline::normalize`) and serialised once, at
 //! routing time, into the output record whose shape is documented in the README ("Output record").
 //! That shape is the contract with every consumer of the topics: change it only additively.
-pub use crate::identity::UuidSource;
+//! The types serialised into output records live here too (`kind`: the message type; `person`:
+//! identities, how the uuid was found, merges), so that every other module depends on this one.
+mod kind;
+mod person;
+
+pub use kind::MessageKind;
+pub use person::{Identity, Merge, UuidSource};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
-
-/// The seed's message types (§3.1 "事件类型"). 100..=199 is the stype range; values in it that are
-/// not listed here are reserved for future profile operations and refused until they exist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MessageKind {
-    Track,
-    ProfileUpdate,
-    ProfileInsert,
-    ProfileUnset,
-    ProfileAppend,
-}
-
-impl MessageKind {
-    /// The stype values this build understands.
-    pub fn from_stype(stype: i64) -> Option<Self> {
-        match stype {
-            100 => Some(MessageKind::Track),
-            101 => Some(MessageKind::ProfileUpdate),
-            102 => Some(MessageKind::ProfileInsert),
-            103 => Some(MessageKind::ProfileUnset),
-            104 => Some(MessageKind::ProfileAppend),
-            _ => None,
-        }
-    }
-
-    pub fn stype(self) -> i64 {
-        match self {
-            MessageKind::Track => 100,
-            MessageKind::ProfileUpdate => 101,
-            MessageKind::ProfileInsert => 102,
-            MessageKind::ProfileUnset => 103,
-            MessageKind::ProfileAppend => 104,
-        }
-    }
-
-    /// Profile messages describe a user rather than something the user did; they go to the users topic.
-    pub fn is_profile(self) -> bool {
-        self != MessageKind::Track
-    }
-}
 
 /// Where the event's `time` came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -72,8 +37,8 @@ pub struct Event {
     /// The `time` the client sent, kept when the server time won so clock skew stays visible.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_time: Option<i64>,
-    pub stype: i64,
-    #[serde(rename = "type")]
+    /// Serialised as two fields, `stype` (the wire number) and `type` (its name).
+    #[serde(flatten, serialize_with = "kind::stype_and_type")]
     pub kind: MessageKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eid: Option<String>,
@@ -90,7 +55,7 @@ pub struct Event {
     /// How `uidentity.uuid` was obtained; absent when the event neither carried nor needed one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uuid_source: Option<UuidSource>,
-    /// The plugin that emitted this virtual event (seed §5.1); absent for events sent by clients.
+    /// The plugin that emitted this virtual event (tracking plan §5.1); absent for events sent by clients.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub derived_by: Option<String>,
 }
@@ -123,7 +88,6 @@ mod tests {
             time: 1,
             time_source: TimeSource::Server,
             client_time: None,
-            stype: 100,
             kind: MessageKind::Track,
             eid: Some("pageview".into()),
             project: "zhibo".into(),
@@ -156,12 +120,11 @@ mod tests {
     }
 
     #[test]
-    fn stype_round_trips_and_profile_kinds_are_profiles() {
-        for stype in 100..=104 {
-            let kind = MessageKind::from_stype(stype).unwrap();
-            assert_eq!(kind.stype(), stype);
-            assert_eq!(kind.is_profile(), stype != 100);
-        }
-        assert_eq!(MessageKind::from_stype(105), None);
+    fn the_kind_is_written_as_stype_and_type() {
+        let mut ev = event_with_identity(json!({}));
+        ev.kind = MessageKind::ProfileAppend;
+        let out = serde_json::to_value(&ev).unwrap();
+        assert_eq!(out["stype"], 104);
+        assert_eq!(out["type"], "profile_append");
     }
 }

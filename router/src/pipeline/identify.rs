@@ -1,13 +1,13 @@
-//! The identity step of the pipeline: resolves every admitted event of a request, in order, so
+//! The identity step of the pipeline (the resolver itself is `crate::identity`): resolves every admitted event of a request, in order, so
 //! that two events of one batch that introduce the same person agree on its uuid.
 //!
 //! Profile messages always need a uuid; track events need one when their registry entry says
 //! `need_uuid` (unregistered events, accepted under a lenient policy, are treated as needing one).
-use super::config::OnStoreError;
-use super::keys::UUID_KEY;
-use super::resolver::{Resolver, UuidSource};
+use super::Admitted;
+use crate::event::UuidSource;
+use crate::identity::keys::UUID_KEY;
+use crate::identity::{OnStoreError, Resolver};
 use crate::metadata::Snapshot;
-use crate::pipeline::Admitted;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -27,7 +27,7 @@ pub struct Unavailable(pub String);
 
 impl IdentityStage {
     pub fn new(resolver: Arc<Resolver>, on_store_error: OnStoreError) -> Self {
-        let counter = |source: UuidSource| metrics::counter!("slog_identity_resolutions_total", "source" => source_label(source));
+        let counter = |source: UuidSource| metrics::counter!("slog_identity_resolutions_total", "source" => source.as_str());
         IdentityStage {
             resolver,
             on_store_error,
@@ -97,15 +97,6 @@ impl IdentityStage {
             }
         }
         Ok(())
-    }
-}
-
-fn source_label(source: UuidSource) -> &'static str {
-    match source {
-        UuidSource::Client => "client",
-        UuidSource::Lookup => "lookup",
-        UuidSource::New => "new",
-        UuidSource::Unresolved => "unresolved",
     }
 }
 
