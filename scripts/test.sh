@@ -73,6 +73,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "build (the end-to-end tests run the real binary)"
 cargo build --workspace --bins
 
+step "plugin template (built outside the repository)"
+SLOG_BIN="${SLOG_BIN:-$CARGO_TARGET_DIR/debug/slog}" bash scripts/check-plugin-template.sh
+
 step "tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
