@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# slog's whole test suite, from a fresh machine: installs what the tests need, then runs format,
-# lint, unit and end-to-end tests. The end-to-end tests start their own slog processes and their
-# own tansu brokers (a Kafka-protocol broker) on free loopback ports; the registry tests also use
-# a local MariaDB and Redis, which this script installs and starts (as root, Debian) if needed.
+# slog's whole test suite, from a fresh machine: installs what the tests need
+# (scripts/install-test-deps.sh, root on Debian) and starts MariaDB and Redis
+# (scripts/start-test-services.sh), then runs format, lint, unit, in-process and end-to-end
+# tests. The end-to-end tests (cargo feature `slog-tests/e2e`) start their own slog processes and
+# tansu brokers on free loopback ports. Without that feature, `cargo test --workspace` needs no
+# services and runs the unit and in-process tests only.
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh -- NAME    only tests whose name contains NAME (after the checks)
@@ -14,46 +16,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/slog-target}"
 export PATH="$HOME/.cargo/bin:$PATH"
 step() { printf '\n== %s\n' "$*"; }
 
-# tansu: the Kafka-protocol broker the Kafka tests run against (crates.io; ~10 minutes, once).
-if ! command -v tansu >/dev/null 2>&1; then
-  step "installing tansu (first run on this machine only)"
-  cargo install tansu --locked --features dynostore
-fi
-
-# MariaDB and Redis: the registry tests run against both backends (SQLite needs nothing).
-if [ ! -x /usr/sbin/mariadbd ] || ! command -v redis-server >/dev/null 2>&1; then
-  step "installing mariadb-server and redis-server (first run on this machine only)"
-  apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y mariadb-server redis-server
-fi
-
-if ! mariadb-admin -uroot ping >/dev/null 2>&1; then
-  step "starting MariaDB"
-  mkdir -p /run/mysqld
-  chown mysql:mysql /run/mysqld
-  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql
-  for _ in $(seq 60); do
-    mariadb-admin -uroot ping >/dev/null 2>&1 && break
-    sleep 0.5
-  done
-  mariadb-admin -uroot ping >/dev/null 2>&1 || { echo "MariaDB did not start in 30 s" >&2; exit 1; }
-fi
-# The tests connect over TCP as slog/slog and create one database each.
-mariadb -uroot -e "CREATE USER IF NOT EXISTS 'slog'@'127.0.0.1' IDENTIFIED BY 'slog';
-  GRANT ALL PRIVILEGES ON *.* TO 'slog'@'127.0.0.1';"
-# Each registry test makes its own database (slog_t_*); drop those of earlier runs.
-mariadb -uroot -N -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'slog\\_t\\_%'" \
-  | while read -r db; do mariadb -uroot -e "DROP DATABASE \`$db\`"; done
-
-if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
-  step "starting Redis"
-  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
-  for _ in $(seq 60); do
-    redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break
-    sleep 0.5
-  done
-  redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { echo "Redis did not start in 30 s" >&2; exit 1; }
-fi
+bash scripts/install-test-deps.sh
+bash scripts/start-test-services.sh
 
 export SLOG_TEST_MYSQL_URL="${SLOG_TEST_MYSQL_URL:-mysql://slog:slog@127.0.0.1:3306}"
 export SLOG_TEST_REDIS_URL="${SLOG_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
@@ -66,7 +30,7 @@ step "plugins (wasm32-wasip2 components the plugin tests load)"
 bash scripts/build-plugins.sh
 
 step "lint"
-cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --features slog-tests/e2e -- -D warnings
 (cd plugins && cargo clippy --target wasm32-wasip2 --target-dir "$CARGO_TARGET_DIR/plugins" \
   --workspace -- -D warnings)
 
@@ -84,7 +48,7 @@ trap 'rm -f "$log"' EXIT
 set +e
 (
   status=0
-  cargo test --workspace --no-fail-fast "$@" || status=1
+  cargo test --workspace --features slog-tests/e2e --no-fail-fast "$@" || status=1
   # The plugins' own unit tests run on the host (the SDK's export! is inert outside wasm).
   cargo test --manifest-path plugins/Cargo.toml --target-dir "$CARGO_TARGET_DIR/plugins-host" \
     --workspace --no-fail-fast "$@" || status=1

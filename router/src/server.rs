@@ -1,4 +1,5 @@
-//! `slog serve`: builds the pipeline and sink from the config, serves HTTP, shuts down gracefully.
+//! `slog serve`: builds the sink and the service from the config (`assemble`), serves HTTP,
+//! shuts down gracefully.
 //!
 //! Shutdown on SIGTERM or SIGINT: stop accepting connections, let in-flight requests finish (at
 //! most `server.shutdown_grace_secs`), then flush and close the sink, so no accepted event is lost.
@@ -8,11 +9,13 @@ use crate::enrich::Enrichers;
 use crate::http;
 use crate::identity;
 use crate::metadata::Registry;
+use crate::pipeline::records::RecordBuilder;
 use crate::pipeline::{session_sweeper, IdentityStage, Pipeline, Stages};
 use crate::plugins::{self, PluginHost};
 use crate::sink;
 use crate::state::{AppState, Limits, Shared};
 use anyhow::Context;
+use metrics_exporter_prometheus::PrometheusHandle;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,66 +23,13 @@ use tokio::sync::watch;
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let metrics = admin::metrics::install().context("installing the metrics recorder")?;
-    let registry = Registry::open(&config.registry)
-        .await
-        .context("opening the metadata registry")?;
-    registry.spawn_background(Duration::from_millis(config.registry.refresh_interval_ms));
-    let enrichers = Arc::new(Enrichers::new(&config.enrich)?);
-    enrichers.spawn_geo_watch(Duration::from_secs(config.enrich.geoip_check_secs));
-    let stages = Stages::new(
-        &config.routing,
-        &config.registry,
-        enrichers.clone(),
-        config.enrich.first_referrer_profile,
-    );
-    let sink = sink::build(&config.sink, &stages.records().topics())
+    let topics = RecordBuilder::new(&config.routing).topics();
+    let sink = sink::build(&config.sink, &topics)
         .await
         .context("starting the sink")?;
-    let identity = if config.identity.enabled {
-        let resolver = identity::open(&config.identity, &config.registry)
-            .await
-            .context("opening the identity store")?;
-        Some(IdentityStage::new(
-            Arc::new(resolver),
-            config.identity.on_store_error,
-        ))
-    } else {
-        None
-    };
-    let plugins = start_plugins(&config)?;
-    let pipeline = Arc::new(Pipeline::new(
-        stages,
-        registry.clone(),
-        plugins.host.clone(),
-        identity.clone(),
-        sink.clone(),
-    ));
-    session_sweeper::spawn(
-        pipeline.clone(),
-        Duration::from_millis(config.plugins.session_sweep_ms),
-    );
-    let state = AppState::new(Shared {
-        plugins: plugins.host,
-        pipeline,
-        registry,
-        enrichers,
-        sink: sink.clone(),
-        identity,
-        admin_token: config
-            .admin
-            .token
-            .as_deref()
-            .filter(|t| !t.is_empty())
-            .map(Arc::from),
-        limits: Limits {
-            max_body_bytes: config.server.max_body_bytes,
-            max_decoded_bytes: config.server.max_decoded_bytes,
-            max_batch_events: config.server.max_batch_events,
-        },
-        metrics: Some(metrics),
-        http_metrics: Arc::default(),
-    });
-    let app = http::app(state, &config.server.cors_allowed_origins)
+    let service = assemble(&config, sink.clone(), Some(metrics)).await?;
+    let app = service
+        .app
         .layer(tower_http::trace::TraceLayer::new_for_http());
 
     let listener = tokio::net::TcpListener::bind(config.server.listen)
@@ -113,10 +63,91 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         () = forced => tracing::warn!(?grace, "in-flight requests did not finish in time"),
     }
 
-    drop(plugins.watcher);
+    drop(service.watcher);
     sink.close().await.context("flushing the sink")?;
     tracing::info!("sink flushed; bye");
     Ok(())
+}
+
+/// The HTTP application of a config, with its background tasks running (registry refresh, GeoIP
+/// checks, plugin ticker, watcher and session sweeper).
+pub struct Service {
+    /// The routes, state applied; serve it with connect info (`ConnectInfo<SocketAddr>`).
+    pub app: axum::Router,
+    pub state: AppState,
+    /// Reloads plugins on file changes while it lives.
+    pub watcher: Option<plugins::watcher::Watcher>,
+}
+
+/// Builds everything `config` describes around `sink` (which the caller built and closes):
+/// what `serve` runs, and what in-process tests drive with `tower::ServiceExt::oneshot`.
+/// `metrics` renders `/metrics`; `None` answers it with 404.
+pub async fn assemble(
+    config: &Config,
+    sink: Arc<dyn sink::Sink>,
+    metrics: Option<PrometheusHandle>,
+) -> anyhow::Result<Service> {
+    let registry = Registry::open(&config.registry)
+        .await
+        .context("opening the metadata registry")?;
+    registry.spawn_background(Duration::from_millis(config.registry.refresh_interval_ms));
+    let enrichers = Arc::new(Enrichers::new(&config.enrich)?);
+    enrichers.spawn_geo_watch(Duration::from_secs(config.enrich.geoip_check_secs));
+    let stages = Stages::new(
+        &config.routing,
+        &config.registry,
+        enrichers.clone(),
+        config.enrich.first_referrer_profile,
+    );
+    let identity = if config.identity.enabled {
+        let resolver = identity::open(&config.identity, &config.registry)
+            .await
+            .context("opening the identity store")?;
+        Some(IdentityStage::new(
+            Arc::new(resolver),
+            config.identity.on_store_error,
+        ))
+    } else {
+        None
+    };
+    let plugins = start_plugins(config)?;
+    let pipeline = Arc::new(Pipeline::new(
+        stages,
+        registry.clone(),
+        plugins.host.clone(),
+        identity.clone(),
+        sink.clone(),
+    ));
+    session_sweeper::spawn(
+        pipeline.clone(),
+        Duration::from_millis(config.plugins.session_sweep_ms),
+    );
+    let state = AppState::new(Shared {
+        plugins: plugins.host,
+        pipeline,
+        registry,
+        enrichers,
+        sink,
+        identity,
+        admin_token: config
+            .admin
+            .token
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .map(Arc::from),
+        limits: Limits {
+            max_body_bytes: config.server.max_body_bytes,
+            max_decoded_bytes: config.server.max_decoded_bytes,
+            max_batch_events: config.server.max_batch_events,
+        },
+        metrics,
+        http_metrics: Arc::default(),
+    });
+    Ok(Service {
+        app: http::app(state.clone(), &config.server.cors_allowed_origins),
+        state,
+        watcher: plugins.watcher,
+    })
 }
 
 /// The plugin host and what keeps it current.

@@ -1,5 +1,6 @@
 //! Enrichment end to end (tracking plan §4 collection rules, §3.3.4 first_referrer): the real binary, a
 //! generated GeoLite2-City database with known rows (`slog_tests::mmdb`), real HTTP headers.
+#![cfg(feature = "e2e")]
 use reqwest::{header, Client, StatusCode};
 use serde_json::{json, Value};
 use slog_tests::harness::Slog;

@@ -3,6 +3,7 @@
 //! racing requests, and lets operators look up and delete a person's links.
 //!
 //! The stories run on both backends: the embedded SQLite file, and MariaDB with Redis.
+#![cfg(feature = "e2e")]
 use futures::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

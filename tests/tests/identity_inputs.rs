@@ -1,6 +1,7 @@
 //! Identity values as SDKs and back ends really send them, through the real binary: numeric ids,
 //! empty and null values, constant device ids, and a constant no list knows that the
 //! shared-device guard blocks (and an operator lifts through the admin API).
+#![cfg(feature = "e2e")]
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use slog_tests::harness::Slog;

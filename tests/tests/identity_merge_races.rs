@@ -3,6 +3,7 @@
 //! once, in every combination. Whatever order they land in, every uuid is merged at most once
 //! (no record merges one uuid into two survivors, no cycle), each person ends on one uuid, and
 //! the store agrees with the records.
+#![cfg(feature = "e2e")]
 use futures::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

@@ -1,4 +1,5 @@
 //! End to end on the embedded default: the real binary, the file sink, HTTP over loopback.
+#![cfg(feature = "e2e")]
 use flate2::{write::GzEncoder, Compression};
 use reqwest::{header, Client, Response, StatusCode};
 use serde_json::{json, Value};
@@ -68,7 +69,7 @@ fn pageview(user: &str) -> Value {
 }
 
 #[tokio::test]
-async fn the_seed_example_lands_in_data_events_jsonl_with_server_fields() {
+async fn the_tracking_plan_example_lands_in_data_events_jsonl_with_server_fields() {
     let slog = Slog::start(FILE_CONFIG);
     let before = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

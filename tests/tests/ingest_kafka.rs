@@ -1,5 +1,6 @@
 //! End to end on the production path: the real binary producing to a real Kafka-protocol broker
 //! (tansu), read back with a real consumer.
+#![cfg(feature = "e2e")]
 use reqwest::{header, Client, Response, StatusCode};
 use serde_json::{json, Value};
 use slog_tests::harness::{consume, create_topics, Broker, Consumed, Slog};

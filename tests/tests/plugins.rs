@@ -1,5 +1,6 @@
 //! End to end with WebAssembly plugins: the real binary loading the example plugins built by
 //! scripts/build-plugins.sh, the file sink, reloads while serving, and the isolation plugins.
+#![cfg(feature = "e2e")]
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use slog_tests::harness::{slog_bin, Slog};

@@ -5,6 +5,7 @@
 //! Each scenario runs against both backends: the embedded SQLite file, and MariaDB with the Redis
 //! snapshot cache (scripts/test.sh starts both and exports `SLOG_TEST_MYSQL_URL` and
 //! `SLOG_TEST_REDIS_URL`). Every test gets its own database and its own Redis key prefix.
+#![cfg(feature = "e2e")]
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
 use slog_tests::backend::{Backend, Databases};
@@ -200,7 +201,7 @@ fn assert_property_row(row: &Value, key: &str, value_type: i64, proposer: &str) 
 }
 
 /// The tracking plan §4 pageview example (with its business fields).
-fn seed_pageview() -> Value {
+fn plan_pageview() -> Value {
     json!({"stype": 100, "eid": "pageview", "project": "zhibo",
            "ps": {"ct": 100, "url": "https://www.example.com/course/1", "title": "新概念英语",
                   "url_path": "/course/1", "referrer": "https://www.example.com/",
@@ -218,12 +219,12 @@ fn buy_course(project: &str, money: Value) -> Value {
 
 // ---------------------------------------------------------------------------------------------
 
-async fn seed_examples_pass_only_after_registration(backend: Backend) {
+async fn plan_examples_pass_only_after_registration(backend: Backend) {
     let registry = Registry::new(backend).await;
     let slog = registry.start();
 
     // Before registration: the business fields and the business event are refused.
-    let refused = post_event(&slog, &seed_pageview()).await;
+    let refused = post_event(&slog, &plan_pageview()).await;
     assert_error(&refused, StatusCode::BAD_REQUEST, "unknown_property", None);
     let field = refused.1["error"]["field"].as_str().unwrap_or_default();
     assert!(
@@ -301,7 +302,7 @@ async fn seed_examples_pass_only_after_registration(backend: Backend) {
 
     // Now both of the tracking plan's examples pass on the instance that took the writes.
     let timeout = Duration::from_secs(2);
-    let (pageview_id, _) = poll_accepted(&slog, &seed_pageview(), timeout).await;
+    let (pageview_id, _) = poll_accepted(&slog, &plan_pageview(), timeout).await;
     let (buy_id, _) = poll_accepted(&slog, &buy_course("zhibo", json!(199)), timeout).await;
     let events = slog.file_records("events");
     let stored = |id: &str| {
@@ -332,13 +333,13 @@ async fn seed_examples_pass_only_after_registration(backend: Backend) {
 }
 
 #[tokio::test]
-async fn seed_examples_pass_only_after_registration_sqlite() {
-    seed_examples_pass_only_after_registration(Backend::Sqlite).await;
+async fn plan_examples_pass_only_after_registration_sqlite() {
+    plan_examples_pass_only_after_registration(Backend::Sqlite).await;
 }
 
 #[tokio::test]
-async fn seed_examples_pass_only_after_registration_mysql_redis() {
-    seed_examples_pass_only_after_registration(Backend::MySqlRedis).await;
+async fn plan_examples_pass_only_after_registration_mysql_redis() {
+    plan_examples_pass_only_after_registration(Backend::MySqlRedis).await;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 //! The embedded default exactly as shipped (config/slog.toml and config/plugins.toml, the
 //! strict registry policy, the example plugins built into plugins/dist): slog starts without an
 //! error, and each enabled example plugin does its job on the quick start's own events.
+#![cfg(feature = "e2e")]
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use slog_tests::harness::Slog;

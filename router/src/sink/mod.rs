@@ -4,11 +4,13 @@
 //! - [`kafka::KafkaSink`]: production; acks=all, idempotent producer, waits for delivery reports.
 //! - [`file::FileSink`]: the embedded default; `<dir>/<topic>.jsonl`, written before the answer.
 //! - [`stdout::StdoutSink`]: one JSON line per record on standard output, for pipes and debugging.
+//! - [`memory::MemorySink`]: records in a list, for in-process tests and embedding.
 pub mod config;
 pub mod file;
 pub mod kafka;
 pub mod kafka_delivery;
 mod line_writer;
+pub mod memory;
 pub mod stdout;
 
 use async_trait::async_trait;
