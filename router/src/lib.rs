@@ -20,3 +20,4 @@ pub mod server;
 pub mod sink;
 pub mod state;
 pub mod telemetry;
+pub mod warehouse;
