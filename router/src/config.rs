@@ -2,7 +2,8 @@
 //!
 //! Each subsystem owns its section (type, defaults, checks): `[routing]` in `pipeline::records`,
 //! `[sink]` in `sink::config`, `[registry]` in `metadata::config`, `[enrich]` in
-//! `enrich::config`, `[identity]` in `identity::config`, `[plugins]` in `plugins::config`. This
+//! `enrich::config`, `[identity]` in `identity::config`, `[plugins]` in `plugins::config`,
+//! `[warehouse]` in `warehouse::config`. This
 //! module gathers them, owns the sections of the server itself (`[server]`, `[admin]`, `[log]`),
 //! and applies the environment overrides.
 //!
@@ -17,6 +18,7 @@ pub use crate::metadata::config::{Policy, RegistryConfig};
 pub use crate::pipeline::records::RoutingConfig;
 pub use crate::plugins::config::PluginsConfig;
 pub use crate::sink::config::{FileSinkConfig, KafkaSinkConfig, SinkConfig, SinkKind};
+pub use crate::warehouse::WarehouseConfig;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -51,6 +53,7 @@ pub struct Config {
     pub log: LogConfig,
     pub identity: IdentityConfig,
     pub plugins: PluginsConfig,
+    pub warehouse: WarehouseConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -174,13 +177,23 @@ impl Config {
         self.enrich.validate()?;
         self.identity.validate()?;
         self.plugins.validate()?;
+        self.warehouse.validate()?;
         Ok(())
     }
 }
 
 /// The config's top-level sections: `SLOG_*` variables outside them are not slog settings.
-const SECTIONS: [&str; 9] = [
-    "server", "routing", "sink", "registry", "enrich", "admin", "log", "identity", "plugins",
+const SECTIONS: [&str; 10] = [
+    "server",
+    "routing",
+    "sink",
+    "registry",
+    "enrich",
+    "admin",
+    "log",
+    "identity",
+    "plugins",
+    "warehouse",
 ];
 
 /// Sets `a.b.c` in `tree` from `SLOG_A__B__C=value`. `SLOG_ADMIN_TOKEN` is an alias of

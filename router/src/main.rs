@@ -30,6 +30,12 @@ enum Command {
         #[arg(long, short)]
         listen: Option<SocketAddr>,
     },
+    /// Load the file sink's topics into the warehouse (warehouse.url) and keep loading until
+    /// SIGTERM or SIGINT; `slog serve` does the same itself when warehouse.load is true.
+    Load {
+        #[arg(long, short, default_value = "config/slog.toml")]
+        config: PathBuf,
+    },
     /// Create or upgrade the registry tables (and the tracking plan's preset rows) in registry.url, exit.
     Migrate {
         #[arg(long, short, default_value = "config/slog.toml")]
@@ -73,6 +79,12 @@ fn main() -> anyhow::Result<()> {
             init_logging(&config);
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(slog_router::server::serve(config))
+        }
+        Command::Load { config } => {
+            let config = load(&config)?;
+            init_logging(&config);
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(slog_router::server::load(config))
         }
         Command::Migrate { config } => {
             let config = load(&config)?;

@@ -14,6 +14,7 @@ use crate::pipeline::{session_sweeper, IdentityStage, Pipeline, Stages};
 use crate::plugins::{self, PluginHost};
 use crate::sink;
 use crate::state::{AppState, Limits, Shared};
+use crate::warehouse;
 use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::net::SocketAddr;
@@ -28,6 +29,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .context("starting the sink")?;
     let service = assemble(&config, sink.clone(), Some(metrics)).await?;
+    let loader = start_loader(&config).await?;
     let app = service
         .app
         .layer(tower_http::trace::TraceLayer::new_for_http());
@@ -65,8 +67,55 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     drop(service.watcher);
     sink.close().await.context("flushing the sink")?;
-    tracing::info!("sink flushed; bye");
+    tracing::info!("sink flushed");
+    if let Some((stop, task)) = loader {
+        let _ = stop.send(true);
+        let _ = task.await;
+    }
+    tracing::info!("bye");
     Ok(())
+}
+
+/// `slog load`: the warehouse loader on its own, until SIGTERM or SIGINT.
+pub async fn load(config: Config) -> anyhow::Result<()> {
+    let loader = file_loader(&config).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(loader.run(stop_rx));
+    wait_for_signal().await;
+    let _ = stop_tx.send(true);
+    task.await.context("the loader task")?;
+    Ok(())
+}
+
+/// The loader for the file sink's files into the embedded warehouse.
+async fn file_loader(config: &Config) -> anyhow::Result<warehouse::loader::Loader> {
+    if config.sink.kind != sink::SinkKind::File {
+        anyhow::bail!(
+            "the warehouse loader reads the file sink's files: sink.kind must be \"file\", not {:?}",
+            config.sink.kind
+        );
+    }
+    warehouse::file_loader(
+        &config.warehouse,
+        &config.sink.file.dir,
+        &config.routing.track_topic,
+        &config.routing.profile_topic,
+    )
+    .await
+    .context("opening the warehouse")
+}
+
+/// With `warehouse.load` and the file sink, the loader runs beside the server; it stops after
+/// the sink is flushed.
+async fn start_loader(
+    config: &Config,
+) -> anyhow::Result<Option<(watch::Sender<bool>, tokio::task::JoinHandle<()>)>> {
+    if !config.warehouse.load || config.sink.kind != sink::SinkKind::File {
+        return Ok(None);
+    }
+    let loader = file_loader(config).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    Ok(Some((stop_tx, tokio::spawn(loader.run(stop_rx)))))
 }
 
 /// The HTTP application of a config, with its background tasks running (registry refresh, GeoIP

@@ -2,5 +2,44 @@
 //! read (tracking plan §3.1, the "events" and "users" databases). It reads what the sinks wrote,
 //! never the pipeline, and the pipeline does not know it exists.
 //!
-//! - `sqlite`: the embedded store, `data/warehouse.db`.
+//! - `config`: the `[warehouse]` section;
+//! - `rows`: what is taken from an output record (event, profile operation, merge);
+//! - `sqlite` and `sqlite_writer`: the embedded store and how a batch is written to it (events
+//!   once per id, profiles by the plan's operations, merges into a person mapping);
+//! - `file_tail`: one file sink topic read from its saved position, whole lines only;
+//! - `loader`: the loop over the sources.
+pub mod config;
+pub mod file_tail;
+pub mod loader;
+pub mod rows;
 pub mod sqlite;
+pub mod sqlite_writer;
+
+pub use config::WarehouseConfig;
+
+use file_tail::FileSource;
+use loader::Loader;
+use sqlite_writer::SqliteWarehouse;
+use std::path::Path;
+use std::time::Duration;
+
+/// The loader for the file sink's `dir`: the track topic's and the profile topic's files (the
+/// dead-letter topic is never loaded as events).
+pub async fn file_loader(
+    config: &WarehouseConfig,
+    dir: &Path,
+    track_topic: &str,
+    profile_topic: &str,
+) -> Result<Loader, sqlite::OpenError> {
+    let pool = sqlite::open(&config.url).await?;
+    let source = |topic: &str| FileSource {
+        name: topic.to_owned(),
+        path: dir.join(format!("{topic}.jsonl")),
+    };
+    Ok(Loader {
+        warehouse: SqliteWarehouse::new(pool),
+        sources: vec![source(track_topic), source(profile_topic)],
+        poll: Duration::from_millis(config.poll_ms),
+        batch_bytes: config.batch_bytes,
+    })
+}
