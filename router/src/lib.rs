@@ -12,6 +12,7 @@ pub mod http;
 pub mod identity;
 pub mod ingest;
 pub mod metadata;
+pub mod openapi;
 pub mod pipeline;
 pub mod plugins;
 pub mod server;

@@ -32,7 +32,7 @@ pub enum Strength {
 }
 
 /// One identity of a person.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 pub struct Identity {
     pub key: String,
     pub value: String,

@@ -23,6 +23,22 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 /// What a 503 for an unreachable identity store suggests to the SDK.
 const IDENTITY_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Takes one event or a batch, answered once the accepted events are durable.
+#[utoipa::path(
+    post,
+    path = "/slog/event",
+    tag = "events",
+    description = crate::openapi::ingest::DESCRIPTION,
+    params(crate::openapi::ingest::EventHeaders),
+    request_body(
+        content(
+            (crate::openapi::ingest::EventBody = "application/json"),
+            (crate::openapi::ingest::EventBody = "text/plain"),
+        ),
+        description = "JSON; `text/plain` is what `navigator.sendBeacon` sends for a string body",
+    ),
+    responses(crate::openapi::ingest::EventAnswers)
+)]
 pub async fn post_event(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
