@@ -73,6 +73,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "build (the end-to-end tests run the real binary)"
 cargo build --workspace --bins
 
+step "API conformance (schemathesis against GET /openapi.json)"
+SLOG_BIN="$CARGO_TARGET_DIR/debug/slog" bash scripts/api-conformance.sh
+
 step "tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
