@@ -50,9 +50,13 @@ cleanup() {
 trap cleanup EXIT
 
 token="conformance-$RANDOM$RANDOM"
-# The working directory holds data/ (registry.db, <topic>.jsonl); no plugins.toml there, so no
-# plugins run.
-(cd "$work" && exec env SLOG_ADMIN_TOKEN="$token" SLOG_PLUGINS__WATCH=false RUST_LOG=warn,slog_router::server=info \
+# The working directory holds data/ (registry.db, <topic>.jsonl). The example plugins of
+# config/plugins.toml run when they are built (scripts/build-plugins.sh; test.sh builds them).
+plugins=(SLOG_PLUGINS__WATCH=false)
+if compgen -G "$repo/plugins/dist/*.wasm" >/dev/null; then
+  plugins+=(SLOG_PLUGINS__DIR="$repo/plugins/dist" SLOG_PLUGINS__CONFIG="$repo/config/plugins.toml")
+fi
+(cd "$work" && exec env SLOG_ADMIN_TOKEN="$token" "${plugins[@]}" RUST_LOG=warn,slog_router::server=info \
   "$bin" serve --config "$repo/config/slog.toml" --listen 127.0.0.1:0 2>"$work/slog.log") &
 slog_pid=$!
 addr=
