@@ -40,6 +40,9 @@ cargo build --workspace --bins
 step "plugin template (built outside the repository)"
 SLOG_BIN="${SLOG_BIN:-$CARGO_TARGET_DIR/debug/slog}" bash scripts/check-plugin-template.sh
 
+step "API conformance (schemathesis against GET /openapi.json)"
+SLOG_BIN="$CARGO_TARGET_DIR/debug/slog" bash scripts/api-conformance.sh
+
 step "tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

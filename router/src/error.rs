@@ -4,9 +4,10 @@
 //! `code` is stable and machine-readable (SDKs and metrics key on it), `field` names the offending
 //! field (dotted path, `None` when the request as a whole is at fault) and `message` is for humans.
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// Stable error codes. Adding one is fine; renaming one breaks SDKs and dashboards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Code {
     InvalidJson,
@@ -46,11 +47,15 @@ impl Code {
 }
 
 /// Why an event or a request was refused.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, thiserror::Error)]
 #[error("{code:?} at {field:?}: {message}")]
 pub struct Rejection {
     pub code: Code,
+    /// The offending field as a dotted path (`eid`, `ps.money`, `Content-Type`); null when the
+    /// request as a whole is at fault.
+    #[schema(required = true)]
     pub field: Option<String>,
+    /// For people; wording may change, `code` does not.
     pub message: String,
 }
 

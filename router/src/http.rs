@@ -1,37 +1,62 @@
 //! The whole HTTP application, assembled in one place: the event routes (`ingest`), the operator
-//! routes (`admin`), CORS on the event routes, the request-metrics middleware and the JSON
-//! answers for unknown paths and methods.
+//! routes (`admin`), CORS on the event routes, the admin token on the admin routes, the
+//! request-metrics middleware, `GET /openapi.json` and the JSON answers for unknown paths and
+//! methods.
+//!
+//! Every route is declared once, with its OpenAPI operation (`utoipa_axum::routes!`), in
+//! [`documented`]: the app and its description cannot disagree on which routes exist.
 use crate::admin;
 use crate::error::{Code, Rejection};
 use crate::ingest::handler;
+use crate::openapi;
 use crate::state::AppState;
 use axum::http::{header, HeaderValue, Method};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
+
+type Routes = OpenApiRouter<AppState>;
 
 /// The whole HTTP application.
 pub fn app(state: AppState, cors_origins: &[String]) -> axum::Router {
-    let ingest = axum::Router::new()
-        .route(
-            "/slog/event",
-            post(handler::post_event).fallback(method_not_allowed),
-        )
-        .layer(cors(cors_origins));
-    axum::Router::new()
-        .merge(ingest)
-        .route("/healthz", get(admin::health::healthz))
-        .route("/readyz", get(admin::health::readyz))
-        .route("/metrics", get(admin::metrics::render))
-        .merge(admin::registry_api::routes(state.clone()))
-        .merge(admin::identity_api::routes(state.clone()))
-        .merge(admin::plugins_api::routes(state.clone()))
+    let token = axum::middleware::from_fn_with_state(state.clone(), admin::require_token);
+    let (routes, api) = documented(
+        |events| events.layer(cors(cors_origins)),
+        |operators| operators.route_layer(token),
+    )
+    .split_for_parts();
+    routes
+        .merge(openapi::route(api))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             admin::metrics::count_requests,
         ))
         .with_state(state)
+}
+
+/// What `GET /openapi.json` serves: the description of every route of [`app`].
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    openapi::complete(documented(|events| events, |operators| operators).into_openapi())
+}
+
+/// Every route with its OpenAPI operation. `events` wraps the event routes (CORS), `operators`
+/// the admin routes (the token guard, which their description already states).
+fn documented(
+    events: impl FnOnce(Routes) -> Routes,
+    operators: impl FnOnce(Routes) -> Routes,
+) -> Routes {
+    let ingest = OpenApiRouter::default()
+        .routes(routes!(handler::post_event).map(|route| route.fallback(method_not_allowed)));
+    let mut admin = admin::routes();
+    openapi::require_admin_token(admin.get_openapi_mut());
+    OpenApiRouter::with_openapi(openapi::base())
+        .merge(events(ingest))
+        .routes(routes!(admin::health::healthz))
+        .routes(routes!(admin::health::readyz))
+        .routes(routes!(admin::metrics::render))
+        .merge(operators(admin))
 }
 
 fn cors(origins: &[String]) -> CorsLayer {

@@ -14,6 +14,7 @@ pub mod identity;
 pub mod ingest;
 pub mod invalid_config;
 pub mod metadata;
+pub mod openapi;
 pub mod pipeline;
 pub mod plugins;
 pub mod server;

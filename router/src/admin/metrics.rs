@@ -37,6 +37,18 @@ pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildE
     Ok(handle)
 }
 
+/// Every `slog_` series in the Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text exposition format 0.0.4", body = String,
+            content_type = "text/plain"),
+        (status = 404, description = "No metrics recorder in this process (slog serve always has one)",
+            body = String, content_type = "text/plain"),
+    )
+)]
 pub async fn render(State(state): State<AppState>) -> Response {
     match &state.metrics {
         Some(handle) => (

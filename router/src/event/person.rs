@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 /// One identity of a person.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 pub struct Identity {
     pub key: String,
     pub value: String,

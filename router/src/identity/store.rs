@@ -46,13 +46,14 @@ impl StoreError {
 }
 
 /// One identity of a person, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Link {
     pub key: String,
     pub value: String,
     pub uuid: String,
     /// Epoch milliseconds.
     pub first_seen: i64,
+    /// Epoch milliseconds.
     pub last_seen: i64,
 }
 
@@ -93,7 +94,7 @@ pub enum MergeOutcome {
 }
 
 /// A blocked identity, as the admin API lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Blocked {
     pub key: String,
     pub value: String,

@@ -17,6 +17,22 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 
+/// Takes one event or a batch, answered once the accepted events are durable.
+#[utoipa::path(
+    post,
+    path = "/slog/event",
+    tag = "events",
+    description = crate::openapi::ingest::DESCRIPTION,
+    params(crate::openapi::ingest::EventHeaders),
+    request_body(
+        content(
+            (crate::openapi::ingest::EventBody = "application/json"),
+            (crate::openapi::ingest::EventBody = "text/plain"),
+        ),
+        description = "JSON; `text/plain` is what `navigator.sendBeacon` sends for a string body",
+    ),
+    responses(crate::openapi::ingest::EventAnswers)
+)]
 pub async fn post_event(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

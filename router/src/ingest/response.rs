@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use std::time::Duration;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// The status each error code answers with.
@@ -47,8 +48,10 @@ pub fn status_of(code: Code) -> StatusCode {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// The body of every refusal (4xx) and of a 503.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody<'a> {
+    #[schema(value_type = Rejection)]
     error: &'a Rejection,
 }
 
@@ -72,32 +75,39 @@ pub fn unavailable(code: Code, retry_after: Duration, reason: &str) -> Response 
     response
 }
 
-#[derive(Serialize)]
+/// One event accepted: it is durable.
+#[derive(Serialize, ToSchema)]
 pub struct Accepted {
+    /// Always 1.
+    #[schema(minimum = 1, maximum = 1)]
     pub accepted: usize,
+    /// The id the event carries in its output record (UUIDv7).
     pub event_id: Uuid,
     /// Unknown names accepted under the `lenient` policy.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Rejection>,
 }
 
-/// One entry of a batch answer.
-#[derive(Serialize)]
+/// One entry of a batch answer, in the order of the batch.
+#[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum ItemResult {
+    /// The event at `index` was accepted.
+    #[schema(title = "AcceptedItem")]
     Accepted {
         index: usize,
         event_id: Uuid,
+        /// Unknown names accepted under the `lenient` policy.
         #[serde(skip_serializing_if = "Vec::is_empty")]
         warnings: Vec<Rejection>,
     },
-    Rejected {
-        index: usize,
-        error: Rejection,
-    },
+    /// The event at `index` was refused.
+    #[schema(title = "RejectedItem")]
+    Rejected { index: usize, error: Rejection },
 }
 
-#[derive(Serialize)]
+/// The answer to a batch: one result per event of it.
+#[derive(Serialize, ToSchema)]
 pub struct BatchResult {
     pub accepted: usize,
     pub rejected: usize,

@@ -2,6 +2,9 @@
 use crate::clock::now_secs;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::ToSchema;
 
 /// `value_type` (tracking plan §3.2): 0 string, 1 datetime, 2 bool, 3 int, 4 double.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -39,6 +42,21 @@ impl From<ValueType> for i64 {
         }
     }
 }
+
+/// In JSON, `value_type` is the seed's integer code.
+impl utoipa::PartialSchema for ValueType {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .enum_values(Some(0..=4))
+            .description(Some(
+                "0 string, 1 datetime (epoch ms or \"YYYY-MM-DD HH:MM:SS[.SSS]\"), 2 bool, 3 int, 4 double",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for ValueType {}
 
 impl ValueType {
     pub fn name(self) -> &'static str {
@@ -113,29 +131,41 @@ fn is_datetime_text(s: &str) -> bool {
 }
 
 /// A row of `events`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct EventDef {
+    /// The event name SDKs send as `eid`.
     pub id: String,
+    /// Display name.
     pub name: String,
-    /// `None`: a common event, valid for every project.
+    /// `None` (null): a common event, valid for every project.
+    #[schema(required = true)]
     pub project: Option<String>,
+    /// 1: a preset of the seed (cannot be deleted or moved to a project).
     #[serde(with = "flag")]
+    #[schema(value_type = u8, maximum = 1)]
     pub is_reserve: bool,
+    /// 1: events without `uidentity.uuid` get one from the identity stage.
     #[serde(with = "flag")]
+    #[schema(value_type = u8, maximum = 1)]
     pub need_uuid: bool,
     pub proposer: String,
+    /// Epoch seconds.
     pub create_time: i64,
 }
 
 /// A row of `event_properties`, `user_identity_properties` or `profile_properties`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PropertyDef {
     pub key: String,
+    /// Display name.
     pub name: String,
     pub value_type: ValueType,
+    /// 1: a preset of the seed (cannot be deleted or retyped).
     #[serde(with = "flag")]
+    #[schema(value_type = u8, maximum = 1)]
     pub is_reserve: bool,
     pub proposer: String,
+    /// Epoch seconds.
     pub create_time: i64,
 }
 

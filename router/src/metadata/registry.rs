@@ -45,9 +45,12 @@ pub enum AutoRegistration {
 }
 
 /// What `/readyz` says about the registry.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Health {
+    /// `ok`, or `stale` while refreshes fail (validation goes on with the last good snapshot).
+    #[schema(value_type = String, examples("ok", "stale"))]
     pub status: &'static str,
+    /// The `registry_version` of the snapshot in force.
     pub version: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

@@ -54,7 +54,7 @@ impl ReloadError {
 }
 
 /// The outcome of the last reload attempt.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReloadStatus {
     /// Epoch ms.
     pub at: i64,
@@ -67,13 +67,15 @@ pub struct ReloadStatus {
 }
 
 /// One plugin as `GET /admin/plugins` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PluginStatus {
     pub name: String,
     pub file: String,
     pub sha256: String,
     /// The plugin crate's version, as its `init` reports it.
     pub version: String,
+    /// The hooks it declares: `validate`, `transform`, `identify`, `derive`, `session`.
+    #[schema(value_type = Vec<String>)]
     pub hooks: Vec<&'static str>,
     /// The properties the plugin declared it reads (it is handed only those); absent: all.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -83,6 +85,7 @@ pub struct PluginStatus {
     pub events: Vec<String>,
     /// `active`; `failing` when the last reload could not load this plugin's new version (the
     /// version shown still runs).
+    #[schema(value_type = String, examples("active", "failing"))]
     pub status: &'static str,
     /// Failed calls of this version (trap, timeout, memory, invalid answer).
     pub failures: u64,
@@ -91,7 +94,7 @@ pub struct PluginStatus {
 }
 
 /// The whole picture for operators.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HostStatus {
     pub chain_version: u64,
     pub plugins: Vec<PluginStatus>,

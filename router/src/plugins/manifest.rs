@@ -16,7 +16,7 @@ pub enum ManifestError {
 }
 
 /// What a plugin failure (trap, timeout, memory overrun) does to the event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailurePolicy {
     /// Pass the event on as if the plugin were not there (counted in metrics).
