@@ -2,7 +2,7 @@
 //!
 //! Each subsystem owns its section (type, defaults, checks): `[routing]` in `pipeline::records`,
 //! `[sink]` in `sink::config`, `[registry]` in `metadata::config`, `[enrich]` in
-//! `enrich::config`, `[identity]` in `identity::config`, `[plugins]` in `plugins::config`. This
+//! `enrich::config`, `[identity]` in `identity::config`, `[plugins]` in `plugins::config`, `[reports]` in `reports::config`. This
 //! module gathers them, owns the sections of the server itself (`[server]`, `[admin]`, `[log]`),
 //! and applies the environment overrides.
 //!
@@ -16,6 +16,7 @@ pub use crate::invalid_config::InvalidConfig;
 pub use crate::metadata::config::{Policy, RegistryConfig};
 pub use crate::pipeline::records::RoutingConfig;
 pub use crate::plugins::config::PluginsConfig;
+pub use crate::reports::config::ReportsConfig;
 pub use crate::sink::config::{FileSinkConfig, KafkaSinkConfig, SinkConfig, SinkKind};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -51,6 +52,7 @@ pub struct Config {
     pub log: LogConfig,
     pub identity: IdentityConfig,
     pub plugins: PluginsConfig,
+    pub reports: ReportsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -174,13 +176,15 @@ impl Config {
         self.enrich.validate()?;
         self.identity.validate()?;
         self.plugins.validate()?;
+        self.reports.validate()?;
         Ok(())
     }
 }
 
 /// The config's top-level sections: `SLOG_*` variables outside them are not slog settings.
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "server", "routing", "sink", "registry", "enrich", "admin", "log", "identity", "plugins",
+    "reports",
 ];
 
 /// Sets `a.b.c` in `tree` from `SLOG_A__B__C=value`. `SLOG_ADMIN_TOKEN` is an alias of

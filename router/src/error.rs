@@ -36,6 +36,9 @@ pub enum Code {
     PluginRejected,
     PluginFailed,
     PluginReloadFailed,
+    InvalidReport,
+    ReportsDisabled,
+    WarehouseUnavailable,
 }
 
 impl Code {

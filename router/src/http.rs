@@ -1,9 +1,10 @@
 //! The whole HTTP application, assembled in one place: the event routes (`ingest`), the operator
-//! routes (`admin`), CORS on the event routes, the request-metrics middleware and the JSON
+//! routes (`admin`), the report routes (`reports`), CORS on the event routes, the request-metrics middleware and the JSON
 //! answers for unknown paths and methods.
 use crate::admin;
 use crate::error::{Code, Rejection};
 use crate::ingest::handler;
+use crate::reports;
 use crate::state::AppState;
 use axum::http::{header, HeaderValue, Method};
 use axum::response::IntoResponse;
@@ -26,6 +27,7 @@ pub fn app(state: AppState, cors_origins: &[String]) -> axum::Router {
         .merge(admin::registry_api::routes(state.clone()))
         .merge(admin::identity_api::routes(state.clone()))
         .merge(admin::plugins_api::routes(state.clone()))
+        .merge(reports::api::routes(state.clone()))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

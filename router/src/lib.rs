@@ -16,6 +16,7 @@ pub mod invalid_config;
 pub mod metadata;
 pub mod pipeline;
 pub mod plugins;
+pub mod reports;
 pub mod server;
 pub mod sink;
 pub mod state;
