@@ -318,7 +318,7 @@ fn with(extra: Value) -> Value {
 }
 
 /// The row whose by_values are `key`.
-fn row<'a>(answer: &'a Value, key: Value) -> &'a Value {
+fn row(answer: &Value, key: Value) -> &Value {
     answer["rows"]
         .as_array()
         .unwrap()

@@ -614,3 +614,111 @@ pub fn distribution(
         per_date,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::{EventDef, PropertyDef};
+    use serde_json::json;
+
+    fn snapshot() -> Snapshot {
+        let prop = |key: &str, ty| (PropertyKind::Event, PropertyDef::custom(key, key, ty, "t"));
+        Snapshot::new(
+            1,
+            vec![EventDef::custom("buyCourse", "b", Some("zhibo"), true, "t")],
+            vec![
+                prop("money", ValueType::Int),
+                prop("wifi", ValueType::Bool),
+                prop("course_name", ValueType::String),
+                (
+                    PropertyKind::Profile,
+                    PropertyDef::custom("city", "c", ValueType::String, "t"),
+                ),
+            ],
+        )
+    }
+
+    fn plan(snapshot: &Snapshot, project: &str, body: Value) -> Result<EventsPlan, Rejection> {
+        let cx = Context {
+            snapshot,
+            project,
+            tz: chrono_tz::Asia::Shanghai,
+            max_range_days: 366,
+        };
+        let mut full = json!({"measures": [{"event_name": "buyCourse", "aggregator": "general"}],
+                              "from_date": "2019-04-21", "to_date": "2019-04-27"});
+        full.as_object_mut()
+            .unwrap()
+            .extend(body.as_object().unwrap().clone());
+        events(&cx, &serde_json::from_value(full).unwrap())
+    }
+
+    fn test_of(body: Value) -> Test {
+        let s = snapshot();
+        let p = plan(&s, "zhibo", json!({"filter": {"conditions": [body]}})).unwrap();
+        p.scope.filter.unwrap().conditions[0].test.clone()
+    }
+
+    #[test]
+    fn operands_take_the_registered_type() {
+        let t = test_of(
+            json!({"field": "event.buyCourse.money", "function": "equal", "params": ["100", 7]}),
+        );
+        assert_eq!(
+            t,
+            Test::Equal(vec![Scalar::Number(100.0), Scalar::Number(7.0)])
+        );
+        let t = test_of(
+            json!({"field": "event.$Anything.course_name", "function": "equal", "params": [12]}),
+        );
+        assert_eq!(t, Test::Equal(vec![Scalar::Text("12".into())]));
+        let t = test_of(
+            json!({"field": "event.buyCourse.wifi", "function": "notEqual", "params": [true]}),
+        );
+        assert_eq!(t, Test::IsFalse);
+        let t = test_of(json!({"field": "user.city", "function": "notSet"}));
+        assert_eq!(t, Test::NotSet);
+    }
+
+    #[test]
+    fn names_are_checked_against_the_project_and_the_registry() {
+        let s = snapshot();
+        let err = plan(&s, "other", json!({})).unwrap_err();
+        assert_eq!(
+            (err.code, err.field.as_deref()),
+            (Code::UnregisteredEvent, Some("measures[0].event_name"))
+        );
+        let err = plan(&s, "zhibo", json!({"by_fields": ["user.money"]})).unwrap_err();
+        assert_eq!(
+            (err.code, err.field.as_deref()),
+            (Code::UnknownProperty, Some("by_fields[0]"))
+        );
+        let err = plan(&s, "zhibo", json!({"filter": {"relation": "xor"}})).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("filter.relation"));
+        let err = plan(
+            &s,
+            "zhibo",
+            json!({"filter": {"conditions": [
+            {"field": "event.buyCourse.money", "function": "between", "params": [5, 1]}]}}),
+        )
+        .unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("filter.conditions[0].params"));
+        let err = plan(&s, "zhibo", json!({"limit": 0})).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("limit"));
+    }
+
+    #[test]
+    fn the_range_and_sampling_defaults() {
+        let s = snapshot();
+        let p = plan(&s, "zhibo", json!({"unit": "week", "limit": -1})).unwrap();
+        assert_eq!(p.scope.sampling_factor, FULL_SAMPLE);
+        assert_eq!(p.limit, None);
+        assert_eq!(p.periods.unwrap().len(), 2);
+        assert_eq!(p.scope.span.end_ms - p.scope.span.start_ms, 7 * 86_400_000);
+        let one_day = plan(&s, "zhibo", json!({"from_date": "2019-04-27"})).unwrap();
+        assert_eq!(
+            one_day.scope.span.end_ms - one_day.scope.span.start_ms,
+            86_400_000
+        );
+    }
+}
