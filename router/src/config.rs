@@ -3,7 +3,7 @@
 //! Each subsystem owns its section (type, defaults, checks): `[routing]` in `pipeline::records`,
 //! `[sink]` in `sink::config`, `[registry]` in `metadata::config`, `[enrich]` in
 //! `enrich::config`, `[identity]` in `identity::config`, `[plugins]` in `plugins::config`,
-//! `[warehouse]` in `warehouse::config`. This
+//! `[warehouse]` in `warehouse::config`, `[reports]` in `reports::config`. This
 //! module gathers them, owns the sections of the server itself (`[server]`, `[admin]`, `[log]`),
 //! and applies the environment overrides.
 //!
@@ -17,6 +17,7 @@ pub use crate::invalid_config::InvalidConfig;
 pub use crate::metadata::config::{Policy, RegistryConfig};
 pub use crate::pipeline::records::RoutingConfig;
 pub use crate::plugins::config::PluginsConfig;
+pub use crate::reports::config::ReportsConfig;
 pub use crate::sink::config::{FileSinkConfig, KafkaSinkConfig, SinkConfig, SinkKind};
 pub use crate::warehouse::WarehouseConfig;
 use serde::Deserialize;
@@ -54,6 +55,7 @@ pub struct Config {
     pub identity: IdentityConfig,
     pub plugins: PluginsConfig,
     pub warehouse: WarehouseConfig,
+    pub reports: ReportsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -178,12 +180,13 @@ impl Config {
         self.identity.validate()?;
         self.plugins.validate()?;
         self.warehouse.validate()?;
+        self.reports.validate()?;
         Ok(())
     }
 }
 
 /// The config's top-level sections: `SLOG_*` variables outside them are not slog settings.
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "server",
     "routing",
     "sink",
@@ -194,6 +197,7 @@ const SECTIONS: [&str; 10] = [
     "identity",
     "plugins",
     "warehouse",
+    "reports",
 ];
 
 /// Sets `a.b.c` in `tree` from `SLOG_A__B__C=value`. `SLOG_ADMIN_TOKEN` is an alias of

@@ -37,6 +37,9 @@ pub enum Code {
     PluginRejected,
     PluginFailed,
     PluginReloadFailed,
+    InvalidReport,
+    ReportsDisabled,
+    WarehouseUnavailable,
 }
 
 impl Code {

@@ -1,6 +1,6 @@
 //! The whole HTTP application, assembled in one place: the event routes (`ingest`), the operator
-//! routes (`admin`), CORS on the event routes, the admin token on the admin routes, the
-//! request-metrics middleware, `GET /openapi.json` and the JSON answers for unknown paths and
+//! routes (`admin`), the report routes (`reports`), CORS on the event routes, the tokens on the
+//! admin and report routes, the request-metrics middleware, `GET /openapi.json` and the JSON answers for unknown paths and
 //! methods.
 //!
 //! Every route is declared once, with its OpenAPI operation (`utoipa_axum::routes!`), in
@@ -9,6 +9,7 @@ use crate::admin;
 use crate::error::{Code, Rejection};
 use crate::ingest::handler;
 use crate::openapi;
+use crate::reports;
 use crate::state::AppState;
 use axum::http::{header, HeaderValue, Method};
 use axum::response::IntoResponse;
@@ -21,9 +22,12 @@ type Routes = OpenApiRouter<AppState>;
 /// The whole HTTP application.
 pub fn app(state: AppState, cors_origins: &[String]) -> axum::Router {
     let token = axum::middleware::from_fn_with_state(state.clone(), admin::require_token);
+    let reader_token =
+        axum::middleware::from_fn_with_state(state.clone(), reports::api::require_token);
     let (routes, api) = documented(
         |events| events.layer(cors(cors_origins)),
         |operators| operators.route_layer(token),
+        |readers| readers.route_layer(reader_token),
     )
     .split_for_parts();
     routes
@@ -38,14 +42,18 @@ pub fn app(state: AppState, cors_origins: &[String]) -> axum::Router {
 
 /// What `GET /openapi.json` serves: the description of every route of [`app`].
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    openapi::complete(documented(|events| events, |operators| operators).into_openapi())
+    openapi::complete(
+        documented(|events| events, |operators| operators, |readers| readers).into_openapi(),
+    )
 }
 
 /// Every route with its OpenAPI operation. `events` wraps the event routes (CORS), `operators`
-/// the admin routes (the token guard, which their description already states).
+/// the admin routes and `readers` the report routes (their token guards, which their
+/// descriptions already state).
 fn documented(
     events: impl FnOnce(Routes) -> Routes,
     operators: impl FnOnce(Routes) -> Routes,
+    readers: impl FnOnce(Routes) -> Routes,
 ) -> Routes {
     let ingest = OpenApiRouter::default()
         .routes(routes!(handler::post_event).map(|route| route.fallback(method_not_allowed)));
@@ -57,6 +65,7 @@ fn documented(
         .routes(routes!(admin::health::readyz))
         .routes(routes!(admin::metrics::render))
         .merge(operators(admin))
+        .merge(readers(reports::api::routes()))
 }
 
 fn cors(origins: &[String]) -> CorsLayer {

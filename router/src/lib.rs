@@ -17,6 +17,7 @@ pub mod metadata;
 pub mod openapi;
 pub mod pipeline;
 pub mod plugins;
+pub mod reports;
 pub mod server;
 pub mod sink;
 pub mod state;

@@ -12,6 +12,7 @@ use crate::metadata::Registry;
 use crate::pipeline::records::RecordBuilder;
 use crate::pipeline::{session_sweeper, IdentityStage, Pipeline, Stages};
 use crate::plugins::{self, PluginHost};
+use crate::reports::Reports;
 use crate::sink;
 use crate::state::{AppState, Limits, Shared};
 use crate::warehouse;
@@ -160,6 +161,15 @@ pub async fn assemble(
         None
     };
     let plugins = start_plugins(config)?;
+    let admin_token = config.admin.token.as_deref().filter(|t| !t.is_empty());
+    let reports = if config.reports.enabled {
+        let reports = Reports::open(&config.reports, &config.warehouse.url, admin_token)
+            .await
+            .context("opening the warehouse for reports")?;
+        Some(Arc::new(reports))
+    } else {
+        None
+    };
     let pipeline = Arc::new(Pipeline::new(
         stages,
         registry.clone(),
@@ -178,12 +188,8 @@ pub async fn assemble(
         enrichers,
         sink,
         identity,
-        admin_token: config
-            .admin
-            .token
-            .as_deref()
-            .filter(|t| !t.is_empty())
-            .map(Arc::from),
+        admin_token: admin_token.map(Arc::from),
+        reports,
         limits: Limits {
             max_body_bytes: config.server.max_body_bytes,
             max_decoded_bytes: config.server.max_decoded_bytes,

@@ -1,10 +1,11 @@
 //! The state every HTTP handler shares: the pipeline, the registry, the sink, the identity step,
-//! the plugins, the admin token, the request limits and the metric handles. It sits below the
+//! the plugins, the admin token, the reports, the request limits and the metric handles. It sits below the
 //! HTTP modules (ingest, admin) so that they depend on it and never on each other.
 use crate::enrich::Enrichers;
 use crate::metadata::Registry;
 use crate::pipeline::{IdentityStage, Pipeline};
 use crate::plugins::PluginHost;
+use crate::reports::Reports;
 use crate::sink::Sink;
 use crate::telemetry::HttpMetrics;
 use std::sync::Arc;
@@ -50,6 +51,8 @@ pub struct Shared {
     pub plugins: Arc<PluginHost>,
     /// Admin API bearer token; `None` turns the admin API off.
     pub admin_token: Option<Arc<str>>,
+    /// The report API over the warehouse; `None` when `reports.enabled` is false.
+    pub reports: Option<Arc<Reports>>,
     pub limits: Limits,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Handles of the per-request HTTP series, registered once.

@@ -24,10 +24,11 @@ pub fn status_of(code: Code) -> StatusCode {
             StatusCode::UNSUPPORTED_MEDIA_TYPE
         }
         Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        Code::NotFound | Code::AdminDisabled => StatusCode::NOT_FOUND,
-        Code::SinkUnavailable | Code::RegistryUnavailable | Code::IdentityUnavailable => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        Code::NotFound | Code::AdminDisabled | Code::ReportsDisabled => StatusCode::NOT_FOUND,
+        Code::SinkUnavailable
+        | Code::RegistryUnavailable
+        | Code::IdentityUnavailable
+        | Code::WarehouseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         Code::Unauthorized => StatusCode::UNAUTHORIZED,
         Code::AlreadyExists | Code::PresetProtected => StatusCode::CONFLICT,
         // The new plugin chain was not loaded: the request was fine, the files are not.
@@ -44,7 +45,8 @@ pub fn status_of(code: Code) -> StatusCode {
         | Code::UnknownProperty
         | Code::TypeMismatch
         | Code::PluginRejected
-        | Code::PluginFailed => StatusCode::BAD_REQUEST,
+        | Code::PluginFailed
+        | Code::InvalidReport => StatusCode::BAD_REQUEST,
     }
 }
 

@@ -43,7 +43,7 @@ impl From<ValueType> for i64 {
     }
 }
 
-/// In JSON, `value_type` is the seed's integer code.
+/// In JSON, `value_type` is the tracking plan's integer code.
 impl utoipa::PartialSchema for ValueType {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
@@ -140,7 +140,7 @@ pub struct EventDef {
     /// `None` (null): a common event, valid for every project.
     #[schema(required = true)]
     pub project: Option<String>,
-    /// 1: a preset of the seed (cannot be deleted or moved to a project).
+    /// 1: a preset of the tracking plan (cannot be deleted or moved to a project).
     #[serde(with = "flag")]
     #[schema(value_type = u8, maximum = 1)]
     pub is_reserve: bool,
@@ -160,7 +160,7 @@ pub struct PropertyDef {
     /// Display name.
     pub name: String,
     pub value_type: ValueType,
-    /// 1: a preset of the seed (cannot be deleted or retyped).
+    /// 1: a preset of the tracking plan (cannot be deleted or retyped).
     #[serde(with = "flag")]
     #[schema(value_type = u8, maximum = 1)]
     pub is_reserve: bool,
@@ -316,7 +316,7 @@ mod tests {
     }
 
     #[test]
-    fn rows_serialise_with_the_seed_column_names_and_flags_as_0_1() {
+    fn rows_serialise_with_the_plan_column_names_and_flags_as_0_1() {
         let e = EventDef {
             create_time: 1,
             ..EventDef::custom("buyCourse", "购买课程", Some("zhibo"), true, "li")

@@ -1,4 +1,4 @@
-//! The OpenAPI description of `POST /slog/event`: the request body (the seed's §3.1 message, one
+//! The OpenAPI description of `POST /slog/event`: the request body (the tracking plan's §3.1 message, one
 //! or a batch), the `Content-Encoding` header and every answer the handler gives.
 //!
 //! The handler reads its body as JSON values and `pipeline::normalize` checks them field by
@@ -26,7 +26,7 @@ pub const DESCRIPTION: &str = "The body is one message or a JSON array of them (
     Other methods are answered 405 `method_not_allowed` with `Allow: POST, OPTIONS`; `OPTIONS` \
     is the CORS preflight, answered for the origins in `server.cors_allowed_origins`.";
 
-/// One SDK message in the seed's §3.1 format: a track event (`stype` 100) or a profile message
+/// One SDK message in the tracking plan's §3.1 format: a track event (`stype` 100) or a profile message
 /// (101–104). Any other top-level field is refused (`unknown_field`): event properties belong in
 /// `ps`. Which `eid`, `ps` and `uidentity` names are accepted is up to the metadata registry and
 /// the project's policy (`strict` refuses unregistered names with `unregistered_event` /

@@ -27,6 +27,8 @@ use utoipa_axum::routes;
 
 /// The name of the admin API's security scheme.
 pub const ADMIN_TOKEN: &str = "admin_token";
+/// The name of the report API's security scheme.
+pub const REPORTS_TOKEN: &str = "reports_token";
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -39,9 +41,10 @@ pub const ADMIN_TOKEN: &str = "admin_token";
     tags(
         (name = "events", description = "Event ingestion (the SDKs' endpoint)"),
         (name = "operations", description = "Health, readiness and Prometheus metrics"),
-        (name = "registry", description = "The metadata registry: events and properties (seed §3.2)"),
+        (name = "registry", description = "The metadata registry: events and properties (tracking plan §3.2)"),
         (name = "identity", description = "The unified identity store"),
         (name = "plugins", description = "WebAssembly plugins"),
+        (name = "reports", description = "Event and distribution reports over the warehouse (tracking plan §4)"),
         (name = "openapi", description = "This description"),
     ),
     components(schemas(ingest::EventBody, Accepted, BatchResult, ErrorBody)),
@@ -63,6 +66,19 @@ impl Modify for BearerScheme {
                         "`Authorization: Bearer <admin.token>` (config `admin.token` or \
                          `SLOG_ADMIN_TOKEN`). Without a configured token the admin API is off \
                          and answers 404 `admin_disabled`.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            REPORTS_TOKEN,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "`Authorization: Bearer <reports.token>` or `?token=`; the admin token \
+                         is accepted too. With reports off or no token configured, the report \
+                         API answers 404 `reports_disabled`.",
                     ))
                     .build(),
             ),

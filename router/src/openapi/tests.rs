@@ -5,7 +5,7 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 /// Every route the app serves, as `METHOD path` (the README's API reference).
-const ENDPOINTS: [&str; 22] = [
+const ENDPOINTS: [&str; 24] = [
     "POST /slog/event",
     "GET /healthz",
     "GET /readyz",
@@ -28,6 +28,8 @@ const ENDPOINTS: [&str; 22] = [
     "DELETE /admin/identities/blocked",
     "GET /admin/plugins",
     "POST /admin/plugins/reload",
+    "POST /events/report",
+    "POST /addictions/report",
 ];
 
 const METHODS: [&str; 8] = [
@@ -76,7 +78,7 @@ fn every_route_is_described_and_nothing_else() {
 }
 
 #[test]
-fn admin_operations_need_the_bearer_token_and_say_what_its_absence_answers() {
+fn admin_and_report_operations_need_their_bearer_token_and_say_what_its_absence_answers() {
     let doc = document();
     assert_eq!(
         doc["components"]["securitySchemes"][super::ADMIN_TOKEN]["scheme"],
@@ -99,6 +101,13 @@ fn admin_operations_need_the_bearer_token_and_say_what_its_absence_answers() {
                 operation["responses"]["404"].is_object(),
                 "{name} documents 404"
             );
+        } else if name.ends_with("/report") {
+            assert_eq!(
+                security,
+                &serde_json::json!([{ super::REPORTS_TOKEN: [] }]),
+                "{name}"
+            );
+            assert!(operation["responses"]["401"].is_object(), "{name}");
         } else {
             assert!(security.is_null(), "{name} needs no token");
         }
