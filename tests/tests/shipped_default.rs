@@ -147,3 +147,186 @@ async fn identity_rules_links_an_order_to_its_buyer_and_course_check_refuses_a_b
         bought[0]["uidentity"]["uuid"]
     );
 }
+
+/// The quick start's reports: the tracking plan's two example requests (§4) on the shipped
+/// default, answered from the warehouse the server loads as it writes, with a person who bought
+/// anonymously and then logged in counted once.
+#[tokio::test]
+async fn the_plans_two_reports_count_people_after_merges() {
+    let slog = start();
+    let admin = |method: Method, path: &'static str, body: Value| {
+        admin_request(&slog, TOKEN, method, path, Some(body))
+    };
+    let (status, body) = admin(
+        Method::POST,
+        "/admin/events",
+        json!({"id": "buyCourse", "name": "购买课程", "project": "zhibo", "proposer": "li"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for (key, value_type) in [
+        ("course_name", 0),
+        ("course_type", 0),
+        ("course_difficulty", 0),
+        ("money", 3),
+    ] {
+        let (status, body) = admin(
+            Method::POST,
+            "/admin/event-properties",
+            json!({"key": key, "name": key, "value_type": value_type, "proposer": "li"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let buy = |course: &str, identities: Value| {
+        json!({"stype": 100, "eid": "buyCourse", "project": "zhibo",
+               "ps": {"course_name": course, "course_type": "英语", "course_difficulty": "初级",
+                      "money": 199}, "uidentity": identities})
+    };
+    // u-1 is known from the app; a browser buys anonymously, then logs in as u-1 (a merge) and
+    // buys again. u-2 buys another course twice.
+    for event in [
+        buy("超级外教", json!({"userid": "u-2"})),
+        buy("超级外教", json!({"userid": "u-2"})),
+        json!({"stype": 100, "eid": "pageview", "project": "zhibo",
+               "ps": {"ct": 200, "url": "app://home"}, "uidentity": {"deviceUUID": "d-app", "userid": "u-1"}}),
+        buy("新概念", json!({"browserId": "b-1"})),
+        buy("新概念", json!({"browserId": "b-1", "userid": "u-1"})),
+    ] {
+        accepted(&slog, event).await;
+    }
+    let merges = slog
+        .file_records("users")
+        .into_iter()
+        .filter(|r| r["type"] == "identity_merge")
+        .count();
+    assert_eq!(merges, 1, "the login merges the browser's person");
+
+    // Events are dated by the server clock; a two-day range holds them whatever the hour.
+    let today = chrono_today_in_shanghai();
+    let range = json!({"from_date": today.0, "to_date": today.1});
+    let mut events_request = json!({
+        "measures": [{"event_name": "buyCourse", "aggregator": "uniq_count"},
+                     {"event_name": "buyCourse", "aggregator": "general"}],
+        "detail_and_rollup": true, "by_fields": ["event.buyCourse.course_name"],
+        "limit": 100, "use_cache": true});
+    merge_into(&mut events_request, &range);
+    let client = reqwest::Client::new();
+    let report = |path: &'static str, body: Value| {
+        let request = client
+            .post(slog.url(path))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send();
+        async move { slog_tests::http::answer(request.await.expect("report request")).await }
+    };
+    // The loader follows the files within moments: wait until it has all five purchases.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let answer = loop {
+        let (status, body) = report("/events/report", events_request.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let total: i64 = body["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["values"][1].as_i64().unwrap())
+            .sum();
+        if total == 4 || std::time::Instant::now() > deadline {
+            break body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(answer["by_fields"], json!(["event.buyCourse.course_name"]));
+    assert_eq!(answer["num_rows"], 2, "{answer}");
+    assert_eq!(answer["total_rows"], 2);
+    assert_eq!(answer["truncated"], false);
+    for key in [
+        "report_update_time",
+        "data_update_time",
+        "data_sufficient_update_time",
+    ] {
+        assert!(answer[key].is_string(), "{key} in {answer}");
+    }
+    let row = |course: &str| {
+        answer["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["by_values"] == json!([course]))
+            .unwrap_or_else(|| panic!("no row for {course} in {answer}"))
+            .clone()
+    };
+    // Two purchases each; 新概念's two came from one person under two uuids.
+    assert_eq!(row("超级外教")["values"], json!([1, 2]));
+    assert_eq!(row("新概念")["values"], json!([1, 2]));
+
+    let mut distribution = json!({
+        "event_name": "buyCourse", "by_field": "event.buyCourse.course_name",
+        "sampling_factor": 64, "unit": "day", "measure_type": "times",
+        "result_bucket_param": [1, 2, 3], "use_cache": true});
+    merge_into(&mut distribution, &range);
+    let (status, body) = report("/addictions/report", distribution).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["sampling_factor"], 64);
+    for row in body["rows"].as_array().unwrap() {
+        assert_eq!(row["total_people"], 1, "{body}");
+        let cells = row["cells"].as_array().unwrap();
+        assert_eq!(cells.len(), 3, "{body}");
+        // Each buyer bought twice: one person in [2, 3), none in [1, 2) or [3, ∞).
+        assert_eq!(cells[0]["people"], 0);
+        assert_eq!(cells[1]["people"], 1);
+        assert_eq!(cells[1]["percent"], 100.0);
+        assert_eq!(cells[1]["bucket_start"], 2.0);
+        assert_eq!(cells[1]["bucket_end"], 3.0);
+        assert_eq!(cells[2]["people"], 0);
+        assert!(
+            cells[2].get("bucket_end").is_none(),
+            "the last cell is open"
+        );
+    }
+
+    // Without the token, the reports are refused.
+    let (status, _) = slog_tests::http::answer(
+        client
+            .post(slog.url("/events/report"))
+            .json(&events_request)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// Yesterday and today in Asia/Shanghai (UTC+8, no daylight saving), as `YYYY-MM-DD`.
+fn chrono_today_in_shanghai() -> (String, String) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let day = |secs: i64| {
+        let days = (secs + 8 * 3600).div_euclid(86_400);
+        civil_date(days)
+    };
+    (day(now - 86_400), day(now))
+}
+
+/// The proleptic Gregorian date of `days` since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_date(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn merge_into(target: &mut Value, extra: &Value) {
+    for (key, value) in extra.as_object().unwrap() {
+        target[key] = value.clone();
+    }
+}
