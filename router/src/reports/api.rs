@@ -106,7 +106,7 @@ fn answer(result: Result<Arc<serde_json::Value>, ReportError>) -> Response {
     path = "/events/report",
     tag = "reports",
     params(Params),
-    request_body(content = Object, description = "The tracking plan's event report request: `measures`, `from_date`, `to_date`, and optionally `by_fields`, `filter`, `unit`, `detail_and_rollup`, `limit`, `sampling_factor`, `use_cache` (README \"Reports\")", content_type = "application/json"),
+    request_body(content = Object, description = "The tracking plan's event report request: `measures`, `from_date`, `to_date`, and optionally `by_fields`, `filter`, `unit`, `detail_and_rollup`, `limit`, `sampling_factor`, `use_cache` (README \"The warehouse and the reports\")", content_type = "application/json"),
     responses(
         (status = 200, description = "`by_fields`, `rows[{values, by_values}]`, `num_rows`, `total_rows`, the data times and `truncated`; with `unit`, also `series`", body = Object),
         (status = 400, description = "`invalid_json`, `unregistered_event`, `unknown_property` or `invalid_report`: `field` names the part of the request and `message` the rule", body = ErrorBody),
@@ -138,7 +138,7 @@ async fn events_report(
     path = "/addictions/report",
     tag = "reports",
     params(Params),
-    request_body(content = Object, description = "The tracking plan's distribution request: `event_name`, `from_date`, `to_date`, and optionally `by_field`, `filter`, `measure_type`, `unit`, `result_bucket_param`, `rollup_date`, `sampling_factor`, `use_cache` (README \"Reports\")", content_type = "application/json"),
+    request_body(content = Object, description = "The tracking plan's distribution request: `event_name`, `from_date`, `to_date`, and optionally `by_field`, `filter`, `measure_type`, `unit`, `result_bucket_param`, `rollup_date`, `sampling_factor`, `use_cache` (README \"The warehouse and the reports\")", content_type = "application/json"),
     responses(
         (status = 200, description = "`by_field`, `rows[{by_value, total_people, cells[{people, percent, bucket_start, bucket_end}]}]`, the data times, `truncated`, `sampling_factor`", body = Object),
         (status = 400, description = "`invalid_json`, `unregistered_event`, `unknown_property` or `invalid_report`: `field` names the part of the request and `message` the rule", body = ErrorBody),

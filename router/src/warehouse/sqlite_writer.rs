@@ -11,6 +11,9 @@ use super::rows::{EventRow, MergeRow, ProfileOp, ProfileRow, Row};
 use serde_json::{Map, Value};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
+/// Events per INSERT statement (7 parameters each, far below SQLite's limit).
+const EVENTS_PER_STATEMENT: usize = 200;
+
 /// Longest merge chain followed; a uuid is merged at most once, so chains are short, and a
 /// longer one can only come from damaged data.
 const MAX_CHAIN: usize = 1000;
@@ -78,11 +81,22 @@ impl SqliteWarehouse {
         let mut tx = self.pool.begin().await?;
         let mut applied = Applied::default();
         let mut newest: Option<i64> = None;
+        // Consecutive events go in multi-row statements (one round trip per chunk, not per
+        // event); a profile or a merge between them keeps its place in the order.
+        let mut pending: Vec<&EventRow> = Vec::with_capacity(EVENTS_PER_STATEMENT);
         for row in rows {
+            if !matches!(row, Row::Event(_)) && !pending.is_empty() {
+                applied.events += insert_events(&mut tx, &pending).await?;
+                pending.clear();
+            }
             match row {
                 Row::Event(event) => {
-                    applied.events += insert_event(&mut tx, event).await?;
                     newest = newest.max(Some(event.time));
+                    pending.push(event);
+                    if pending.len() == EVENTS_PER_STATEMENT {
+                        applied.events += insert_events(&mut tx, &pending).await?;
+                        pending.clear();
+                    }
                 }
                 Row::Profile(profile) => {
                     apply_profile(&mut tx, profile).await?;
@@ -94,6 +108,9 @@ impl SqliteWarehouse {
                 }
                 Row::Skipped(_) => applied.skipped += 1,
             }
+        }
+        if !pending.is_empty() {
+            applied.events += insert_events(&mut tx, &pending).await?;
         }
         sqlx::query(
             "INSERT INTO wh_progress (source, position, newest_event_time, watermark)
@@ -113,22 +130,25 @@ impl SqliteWarehouse {
     }
 }
 
-async fn insert_event(tx: &mut Tx<'_>, event: &EventRow) -> Result<u64, sqlx::Error> {
-    let props = serde_json::to_string(&event.props).expect("a JSON map serialises");
-    let done = sqlx::query(
-        "INSERT OR IGNORE INTO wh_events (event_id, time, received_at, project, eid, uuid, props)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&event.event_id)
-    .bind(event.time)
-    .bind(event.received_at)
-    .bind(&event.project)
-    .bind(&event.eid)
-    .bind(&event.uuid)
-    .bind(props)
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected())
+async fn insert_events(tx: &mut Tx<'_>, events: &[&EventRow]) -> Result<u64, sqlx::Error> {
+    let mut sql = String::from(
+        "INSERT OR IGNORE INTO wh_events (event_id, time, received_at, project, eid, uuid, props) VALUES ",
+    );
+    for n in 0..events.len() {
+        sql.push_str(if n == 0 { "(?,?,?,?,?,?,?)" } else { ",(?,?,?,?,?,?,?)" });
+    }
+    let mut query = sqlx::query(&sql);
+    for event in events {
+        query = query
+            .bind(&event.event_id)
+            .bind(event.time)
+            .bind(event.received_at)
+            .bind(&event.project)
+            .bind(&event.eid)
+            .bind(&event.uuid)
+            .bind(serde_json::to_string(&event.props).expect("a JSON map serialises"));
+    }
+    Ok(query.execute(&mut **tx).await?.rows_affected())
 }
 
 /// The person `uuid` counts as now.
