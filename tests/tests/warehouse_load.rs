@@ -96,7 +96,7 @@ async fn served_events_profiles_and_merges_land_in_the_warehouse_once() {
     .fetch_all(&pool)
     .await
     .unwrap();
-    assert_eq!(persons, [survivor.clone()]);
+    assert_eq!(persons, std::slice::from_ref(&survivor));
     let profile: String = sqlx::query_scalar("SELECT props FROM wh_users WHERE uuid = ?")
         .bind(&survivor)
         .fetch_one(&pool)

@@ -97,7 +97,7 @@ fn write_records(cli: &Cli, dir: &std::path::Path) -> anyhow::Result<(u64, u64)>
     // One in ten people browsed anonymously first: their early events carry the browser's uuid,
     // merged into the person's at login.
     for person in 0..cli.people.min(cli.events) {
-        if person % 10 == 0 {
+        if person.is_multiple_of(10) {
             let merge = json!({"type": "identity_merge", "event_id": format!("m-{person}"),
                 "received_at": now_ms - span / 2, "time": now_ms - span / 2, "project": "zhibo",
                 "from_uuid": format!("anon-{person}"), "to_uuid": format!("p-{person}"),
@@ -114,12 +114,12 @@ fn write_records(cli: &Cli, dir: &std::path::Path) -> anyhow::Result<(u64, u64)>
     for n in 0..cli.events {
         let person = dice.next(cli.people);
         let time = now_ms - span + dice.next(span);
-        let uuid = if person % 10 == 0 && time < now_ms - span / 2 {
+        let uuid = if person.is_multiple_of(10) && time < now_ms - span / 2 {
             format!("anon-{person}")
         } else {
             format!("p-{person}")
         };
-        let record = if n % 5 == 0 {
+        let record = if n.is_multiple_of(5) {
             json!({"event_id": format!("e-{n}"), "received_at": time, "time": time,
                 "time_source": "server", "stype": 100, "type": "track", "eid": "buyCourse",
                 "project": "zhibo", "ps": {"course_name": COURSES[dice.next(3) as usize],

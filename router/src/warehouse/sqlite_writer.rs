@@ -135,7 +135,11 @@ async fn insert_events(tx: &mut Tx<'_>, events: &[&EventRow]) -> Result<u64, sql
         "INSERT OR IGNORE INTO wh_events (event_id, time, received_at, project, eid, uuid, props) VALUES ",
     );
     for n in 0..events.len() {
-        sql.push_str(if n == 0 { "(?,?,?,?,?,?,?)" } else { ",(?,?,?,?,?,?,?)" });
+        sql.push_str(if n == 0 {
+            "(?,?,?,?,?,?,?)"
+        } else {
+            ",(?,?,?,?,?,?,?)"
+        });
     }
     let mut query = sqlx::query(&sql);
     for event in events {
