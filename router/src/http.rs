@@ -9,7 +9,7 @@ use crate::admin;
 use crate::error::{Code, Rejection};
 use crate::ingest::handler;
 use crate::openapi;
-use crate::reports;
+use crate::report_api;
 use crate::state::AppState;
 use axum::http::{header, HeaderValue, Method};
 use axum::response::IntoResponse;
@@ -23,7 +23,7 @@ type Routes = OpenApiRouter<AppState>;
 pub fn app(state: AppState, cors_origins: &[String]) -> axum::Router {
     let token = axum::middleware::from_fn_with_state(state.clone(), admin::require_token);
     let reader_token =
-        axum::middleware::from_fn_with_state(state.clone(), reports::api::require_token);
+        axum::middleware::from_fn_with_state(state.clone(), report_api::require_token);
     let (routes, api) = documented(
         |events| events.layer(cors(cors_origins)),
         |operators| operators.route_layer(token),
@@ -65,7 +65,7 @@ fn documented(
         .routes(routes!(admin::health::readyz))
         .routes(routes!(admin::metrics::render))
         .merge(operators(admin))
-        .merge(readers(reports::api::routes()))
+        .merge(readers(report_api::routes()))
 }
 
 fn cors(origins: &[String]) -> CorsLayer {

@@ -3,11 +3,13 @@
 //! The binary (`main.rs`) only parses the command line; everything it runs lives here so that
 //! unit tests and benchmarks reach the same code.
 pub mod admin;
+pub mod bearer;
 pub mod clock;
 pub mod config;
 pub mod db;
 pub mod enrich;
 pub mod error;
+pub mod error_response;
 pub mod event;
 pub mod http;
 pub mod identity;
@@ -17,6 +19,7 @@ pub mod metadata;
 pub mod openapi;
 pub mod pipeline;
 pub mod plugins;
+pub mod report_api;
 pub mod reports;
 pub mod server;
 pub mod sink;

@@ -1,9 +1,9 @@
 //! Bearer-token guard of the admin API. No token configured means the API is off (404), never
 //! open; a missing or wrong token is a 401.
+use crate::bearer;
 use crate::error::{Code, Rejection};
 use crate::state::AppState;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -19,37 +19,10 @@ pub async fn require_token(
         )
         .into_response();
     };
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if presented.is_some_and(|p| same_secret(p.as_bytes(), expected.as_bytes())) {
+    if bearer::presented(&request)
+        .is_some_and(|p| bearer::same_secret(p.as_bytes(), expected.as_bytes()))
+    {
         return next.run(request).await;
     }
-    let mut response = Rejection::field(
-        Code::Unauthorized,
-        "Authorization",
-        "the admin API needs `Authorization: Bearer <admin.token>`",
-    )
-    .into_response();
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    response
-}
-
-/// Compares without an early exit, so response timing does not reveal how much of a guess matched.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn secrets_compare_by_content_and_length() {
-        assert!(super::same_secret(b"abc", b"abc"));
-        assert!(!super::same_secret(b"abc", b"abd"));
-        assert!(!super::same_secret(b"abc", b"abcd"));
-    }
+    bearer::unauthorized("the admin API needs `Authorization: Bearer <admin.token>`")
 }

@@ -14,9 +14,9 @@
 //! `A:openid` itself.
 use super::extract::{Path, Query};
 use crate::error::{Code, Rejection};
+use crate::error_response::ErrorBody;
 use crate::event::Identity;
 use crate::identity::store::{Blocked, Link, StoreError};
-use crate::ingest::response::ErrorBody;
 use crate::pipeline::IdentityStage;
 use crate::state::AppState;
 use axum::extract::State;

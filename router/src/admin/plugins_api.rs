@@ -3,7 +3,7 @@
 //! `POST /admin/plugins/reload` (reload now, answer when done). Same bearer token as the
 //! registry API.
 use crate::error::{Code, Rejection};
-use crate::ingest::response::ErrorBody;
+use crate::error_response::ErrorBody;
 use crate::plugins::host::HostStatus;
 use crate::state::AppState;
 use axum::extract::State;

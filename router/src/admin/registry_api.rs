@@ -9,7 +9,7 @@
 use super::body::Body;
 use super::extract::{Path, Query};
 use crate::error::{Code, Rejection};
-use crate::ingest::response::ErrorBody;
+use crate::error_response::ErrorBody;
 use crate::metadata::store::StoreError;
 use crate::metadata::{names, EventDef, PropertyDef, PropertyKind, ValueType};
 use crate::state::AppState;

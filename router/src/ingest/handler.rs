@@ -22,16 +22,16 @@ use std::net::SocketAddr;
     post,
     path = "/slog/event",
     tag = "events",
-    description = crate::openapi::ingest::DESCRIPTION,
-    params(crate::openapi::ingest::EventHeaders),
+    description = super::described::DESCRIPTION,
+    params(super::described::EventHeaders),
     request_body(
         content(
-            (crate::openapi::ingest::EventBody = "application/json"),
-            (crate::openapi::ingest::EventBody = "text/plain"),
+            (super::described::EventBody = "application/json"),
+            (super::described::EventBody = "text/plain"),
         ),
         description = "JSON; `text/plain` is what `navigator.sendBeacon` sends for a string body",
     ),
-    responses(crate::openapi::ingest::EventAnswers)
+    responses(super::described::EventAnswers)
 )]
 pub async fn post_event(
     State(state): State<AppState>,

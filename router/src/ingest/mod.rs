@@ -2,5 +2,6 @@
 //! through the pipeline (`handler`), and the answers (`response`). The app is assembled in
 //! `http.rs`; the shared state is `state.rs`.
 pub mod decode;
+pub mod described;
 pub mod handler;
 pub mod response;

@@ -16,53 +16,6 @@ use std::time::Duration;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// The status each error code answers with.
-pub fn status_of(code: Code) -> StatusCode {
-    match code {
-        Code::BodyTooLarge | Code::BatchTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        Code::UnsupportedMediaType | Code::UnsupportedEncoding => {
-            StatusCode::UNSUPPORTED_MEDIA_TYPE
-        }
-        Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        Code::NotFound | Code::AdminDisabled | Code::ReportsDisabled => StatusCode::NOT_FOUND,
-        Code::SinkUnavailable
-        | Code::RegistryUnavailable
-        | Code::IdentityUnavailable
-        | Code::WarehouseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        Code::Unauthorized => StatusCode::UNAUTHORIZED,
-        Code::AlreadyExists | Code::PresetProtected => StatusCode::CONFLICT,
-        // The new plugin chain was not loaded: the request was fine, the files are not.
-        Code::PluginReloadFailed => StatusCode::UNPROCESSABLE_ENTITY,
-        Code::InvalidJson
-        | Code::InvalidType
-        | Code::MissingField
-        | Code::InvalidValue
-        | Code::UnknownField
-        | Code::UnsupportedStype
-        | Code::EmptyBatch
-        | Code::InvalidGzip
-        | Code::UnregisteredEvent
-        | Code::UnknownProperty
-        | Code::TypeMismatch
-        | Code::PluginRejected
-        | Code::PluginFailed
-        | Code::InvalidReport => StatusCode::BAD_REQUEST,
-    }
-}
-
-/// The body of every refusal (4xx) and of a 503.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody<'a> {
-    #[schema(value_type = Rejection)]
-    error: &'a Rejection,
-}
-
-impl IntoResponse for Rejection {
-    fn into_response(self) -> Response {
-        (status_of(self.code), Json(ErrorBody { error: &self })).into_response()
-    }
-}
-
 /// The answer when the sink could not take the events: 503, retry after the given delay.
 pub fn unavailable(code: Code, retry_after: Duration, reason: &str) -> Response {
     let rejection = Rejection::request(
@@ -171,32 +124,6 @@ impl IntoResponse for BatchResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn client_errors_are_4xx_and_only_the_sink_is_5xx() {
-        for code in [
-            Code::InvalidJson,
-            Code::InvalidType,
-            Code::MissingField,
-            Code::InvalidValue,
-            Code::UnknownField,
-            Code::UnsupportedStype,
-            Code::EmptyBatch,
-            Code::BatchTooLarge,
-            Code::BodyTooLarge,
-            Code::InvalidGzip,
-            Code::UnsupportedMediaType,
-            Code::UnsupportedEncoding,
-            Code::MethodNotAllowed,
-            Code::NotFound,
-        ] {
-            assert!(status_of(code).is_client_error(), "{code:?}");
-        }
-        assert_eq!(
-            status_of(Code::SinkUnavailable),
-            StatusCode::SERVICE_UNAVAILABLE
-        );
-    }
 
     #[test]
     fn unavailable_carries_retry_after_of_at_least_one_second() {

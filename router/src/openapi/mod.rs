@@ -5,12 +5,13 @@
 //! declaration. Bodies are described by the types the handlers serialise (`ToSchema` derives).
 //! This module adds what belongs to no single handler: the document's header and tags, the
 //! bearer scheme of the admin API and its answers to a missing token, the description of the
-//! event body (`ingest`), and the `/openapi.json` route.
-pub mod ingest;
+//! event body's description lives with the endpoint (`ingest::described`); this module serves the
+//! `/openapi.json` route.
 #[cfg(test)]
 mod tests;
 
-use crate::ingest::response::{Accepted, BatchResult, ErrorBody};
+use crate::error_response::ErrorBody;
+use crate::ingest::response::{Accepted, BatchResult};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header;
@@ -47,7 +48,7 @@ pub const REPORTS_TOKEN: &str = "reports_token";
         (name = "reports", description = "Event and distribution reports over the warehouse (tracking plan §4)"),
         (name = "openapi", description = "This description"),
     ),
-    components(schemas(ingest::EventBody, Accepted, BatchResult, ErrorBody)),
+    components(schemas(crate::ingest::described::EventBody, Accepted, BatchResult, ErrorBody)),
     modifiers(&BearerScheme)
 )]
 struct Document;

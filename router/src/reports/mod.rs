@@ -6,9 +6,8 @@
 //!   (periods in epoch ms from `periods`), independent of SQL;
 //! - `source`: what a warehouse dialect answers; `sqlite`: the SQLite dialect;
 //! - `answer`: the answers' JSON; `cache`: answers kept for `use_cache`;
-//! - `api`: the routes and their token; `config`: the `[reports]` section.
+//! - `config`: the `[reports]` section. The HTTP routes and their token are `report_api`.
 pub mod answer;
-pub mod api;
 pub mod cache;
 pub mod config;
 pub mod periods;

@@ -5,7 +5,8 @@
 //! field, so that every refusal names its field; [`Message`] only describes that wire format (the
 //! tests below hold it to what `normalize` accepts). The answers are the handler's own types
 //! (`ingest::response`).
-use crate::ingest::response::{Accepted, BatchResult, ErrorBody};
+use super::response::{Accepted, BatchResult};
+use crate::error_response::ErrorBody;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use utoipa::openapi::header::HeaderBuilder;

@@ -1,14 +1,15 @@
-//! The report routes and their guard. Reports read personal data, so they need a token:
+//! The report routes (`reports` answers them) and their guard. Reports read personal data, so they need a token:
 //! `reports.token` or the admin token, as `Authorization: Bearer <token>` or Sensors'
 //! `?token=<token>`. With reports off, or no token configured, both routes answer 404
 //! (`reports_disabled`), never open; a missing or wrong token is a 401.
-use super::ReportError;
+use crate::bearer;
 use crate::error::{Code, Rejection};
-use crate::ingest::response::ErrorBody;
+use crate::error_response::ErrorBody;
+use crate::reports::ReportError;
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Query, Request, State};
-use axum::http::{header, HeaderValue};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -36,19 +37,9 @@ struct Params {
     token: Option<String>,
 }
 
-/// Compares without an early exit, so response timing does not reveal how much of a guess matched.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
+/// The token of `Authorization: Bearer`, else of Sensors' `?token=`.
 fn presented_token(request: &Request) -> Option<String> {
-    let bearer = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_owned);
-    bearer.or_else(|| {
+    bearer::presented(request).map(str::to_owned).or_else(|| {
         url::form_urlencoded::parse(request.uri().query()?.as_bytes())
             .find(|(k, _)| k == "token")
             .map(|(_, v)| v.into_owned())
@@ -61,6 +52,11 @@ pub async fn require_token(
     request: Request,
     next: Next,
 ) -> Response {
+    // The routes take POST only: any other method is answered 405 by the router, before a token
+    // is asked for (nothing is read).
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
     let Some(reports) = state.reports.as_ref().filter(|r| !r.tokens().is_empty()) else {
         return Rejection::request(
             Code::ReportsDisabled,
@@ -73,20 +69,13 @@ pub async fn require_token(
         reports
             .tokens()
             .iter()
-            .any(|t| same_secret(p.as_bytes(), t.as_bytes()))
+            .any(|t| bearer::same_secret(p.as_bytes(), t.as_bytes()))
     }) {
         return next.run(request).await;
     }
-    let mut response = Rejection::field(
-        Code::Unauthorized,
-        "Authorization",
+    bearer::unauthorized(
         "the report API needs `Authorization: Bearer <reports.token>` or `?token=`",
     )
-    .into_response();
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    response
 }
 
 fn answer(result: Result<Arc<serde_json::Value>, ReportError>) -> Response {
@@ -121,15 +110,7 @@ async fn events_report(
     Query(params): Query<Params>,
     body: Bytes,
 ) -> Response {
-    let Some(reports) = &state.reports else {
-        return Rejection::request(Code::ReportsDisabled, "the report API is off").into_response();
-    };
-    let project = params
-        .project
-        .as_deref()
-        .unwrap_or(reports.default_project());
-    let snapshot = state.registry.snapshot();
-    answer(reports.events(&snapshot, project, &body).await)
+    report(&state, params, &body, Report::Events).await
 }
 
 /// How many people did the event how often (Sensors' distribution analysis).
@@ -153,6 +134,16 @@ async fn addictions_report(
     Query(params): Query<Params>,
     body: Bytes,
 ) -> Response {
+    report(&state, params, &body, Report::Distribution).await
+}
+
+/// Which of the two reports a request asks for.
+enum Report {
+    Events,
+    Distribution,
+}
+
+async fn report(state: &AppState, params: Params, body: &[u8], kind: Report) -> Response {
     let Some(reports) = &state.reports else {
         return Rejection::request(Code::ReportsDisabled, "the report API is off").into_response();
     };
@@ -161,5 +152,8 @@ async fn addictions_report(
         .as_deref()
         .unwrap_or(reports.default_project());
     let snapshot = state.registry.snapshot();
-    answer(reports.distribution(&snapshot, project, &body).await)
+    answer(match kind {
+        Report::Events => reports.events(&snapshot, project, body).await,
+        Report::Distribution => reports.distribution(&snapshot, project, body).await,
+    })
 }
