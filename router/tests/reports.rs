@@ -622,6 +622,46 @@ async fn distribution_by_days_with_an_event_and_default_buckets() {
     assert!(cells[8].get("bucket_end").is_none());
 }
 
+#[tokio::test]
+async fn rollup_date_false_gives_one_distribution_per_day() {
+    let app = app().await;
+    let answer = app
+        .addictions(with(json!({"event_name": "buyCourse", "unit": "day",
+            "measure_type": "times", "result_bucket_param": [1, 2, 3], "rollup_date": false})))
+        .await;
+    // Per local day: the 21st A once (anonymous), the 22nd A twice, the 23rd B twice, the 24th
+    // C once; the 25th's purchase names nobody; the 20th and 28th are outside the range.
+    let per_day: Vec<(String, i64, Vec<i64>)> = answer["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| row["total_people"] != 0)
+        .map(|row| {
+            let day = row["by_date"].as_str().expect("by_date").to_owned();
+            let cells = row["cells"].as_array().unwrap();
+            let people = cells
+                .iter()
+                .map(|c| c["people"].as_i64().unwrap())
+                .collect();
+            (
+                day[..10].to_owned(),
+                row["total_people"].as_i64().unwrap(),
+                people,
+            )
+        })
+        .collect();
+    assert_eq!(
+        per_day,
+        [
+            ("2019-04-21".to_owned(), 1, vec![1, 0, 0]),
+            ("2019-04-22".to_owned(), 1, vec![0, 1, 0]),
+            ("2019-04-23".to_owned(), 1, vec![0, 1, 0]),
+            ("2019-04-24".to_owned(), 1, vec![1, 0, 0]),
+        ],
+        "{answer}"
+    );
+}
+
 /// The documented sample bucket: the last two characters of the person's uuid as hex, mod 64.
 fn bucket(person: &str) -> u32 {
     let digits: Vec<u32> = person
