@@ -44,6 +44,28 @@ fn records(slog: &Slog, topic: &str, eid: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Registers the tracking plan's buyCourse and the event properties `properties` (key and
+/// value_type), as the quick start does.
+async fn register_buy_course(slog: &Slog, properties: &[(&str, i64)]) {
+    let event =
+        json!({"id": "buyCourse", "name": "购买课程", "project": "zhibo", "proposer": "li"});
+    let (status, body) =
+        admin_request(slog, TOKEN, Method::POST, "/admin/events", Some(event)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for (key, value_type) in properties {
+        let property = json!({"key": key, "name": key, "value_type": value_type, "proposer": "li"});
+        let (status, body) = admin_request(
+            slog,
+            TOKEN,
+            Method::POST,
+            "/admin/event-properties",
+            Some(property),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+}
+
 async fn accepted(slog: &Slog, event: Value) {
     let (status, body) = post_event(slog, &event).await;
     assert_eq!(status, StatusCode::OK, "{body} for {event}");
@@ -97,27 +119,7 @@ async fn newuser_turns_a_first_pageview_into_the_virtual_event() {
 #[tokio::test]
 async fn identity_rules_links_an_order_to_its_buyer_and_course_check_refuses_a_bad_price() {
     let slog = start();
-    let admin = |method: Method, path: &'static str, body: Value| {
-        admin_request(&slog, TOKEN, method, path, Some(body))
-    };
-    let (status, body) = admin(
-        Method::POST,
-        "/admin/events",
-        json!(
-        {"id": "buyCourse", "name": "购买课程", "project": "zhibo", "proposer": "li"}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    for (key, value_type) in [("course_name", 0), ("money", 3)] {
-        let (status, body) = admin(
-            Method::POST,
-            "/admin/event-properties",
-            json!(
-            {"key": key, "name": key, "value_type": value_type, "proposer": "li"}),
-        )
-        .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-    }
+    register_buy_course(&slog, &[("course_name", 0), ("money", 3)]).await;
     let buy = |money: i64| {
         json!({"stype": 100, "eid": "buyCourse", "project": "zhibo",
                "ps": {"course_name": "新概念", "money": money, "orderDetailId": "od-1"},
@@ -154,30 +156,16 @@ async fn identity_rules_links_an_order_to_its_buyer_and_course_check_refuses_a_b
 #[tokio::test]
 async fn the_plans_two_reports_count_people_after_merges() {
     let slog = start();
-    let admin = |method: Method, path: &'static str, body: Value| {
-        admin_request(&slog, TOKEN, method, path, Some(body))
-    };
-    let (status, body) = admin(
-        Method::POST,
-        "/admin/events",
-        json!({"id": "buyCourse", "name": "购买课程", "project": "zhibo", "proposer": "li"}),
+    register_buy_course(
+        &slog,
+        &[
+            ("course_name", 0),
+            ("course_type", 0),
+            ("course_difficulty", 0),
+            ("money", 3),
+        ],
     )
     .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    for (key, value_type) in [
-        ("course_name", 0),
-        ("course_type", 0),
-        ("course_difficulty", 0),
-        ("money", 3),
-    ] {
-        let (status, body) = admin(
-            Method::POST,
-            "/admin/event-properties",
-            json!({"key": key, "name": key, "value_type": value_type, "proposer": "li"}),
-        )
-        .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-    }
     let buy = |course: &str, identities: Value| {
         json!({"stype": 100, "eid": "buyCourse", "project": "zhibo",
                "ps": {"course_name": course, "course_type": "英语", "course_difficulty": "初级",

@@ -4,6 +4,11 @@
 //! The record shape is the one documented in the README ("Output record"); only the fields the
 //! report queries read are kept. A record the loader cannot read is an error naming the reason,
 //! so it can be counted and logged rather than silently dropped.
+//!
+//! An event's properties are kept as the record's own JSON text: they are stored as they came,
+//! so parsing them into a tree only to write them out again would be work per event for nothing.
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// One record, as the warehouse stores it.
@@ -24,7 +29,8 @@ pub struct EventRow {
     pub project: String,
     pub eid: String,
     pub uuid: Option<String>,
-    pub props: Map<String, Value>,
+    /// The event's properties (`ps`), a JSON object as text.
+    pub props: String,
 }
 
 /// The profile operations of the tracking plan (§3.1, stype 101..=104).
@@ -70,36 +76,47 @@ pub enum RowError {
     UnknownType(String),
 }
 
+/// The fields of an output record the warehouse reads; the others are skipped unparsed.
+#[derive(Deserialize)]
+struct Record {
+    #[serde(rename = "type")]
+    kind: Option<Value>,
+    project: Option<Value>,
+    time: Option<Value>,
+    received_at: Option<Value>,
+    event_id: Option<Value>,
+    eid: Option<Value>,
+    from_uuid: Option<Value>,
+    to_uuid: Option<Value>,
+    ps: Option<Box<RawValue>>,
+    uidentity: Option<Value>,
+}
+
 impl Row {
     /// Reads one output record.
     pub fn parse(bytes: &[u8]) -> Result<Row, RowError> {
-        let value: Value =
+        let record: Record =
             serde_json::from_slice(bytes).map_err(|e| RowError::NotJson(e.to_string()))?;
-        let Value::Object(mut record) = value else {
-            return Err(RowError::NotJson(
-                "a JSON value that is not an object".into(),
-            ));
-        };
-        let kind = text(&record, "type")?;
-        let project = text(&record, "project")?;
-        let time = integer(&record, "time")?;
-        let received_at = integer(&record, "received_at")?;
+        let kind = text(&record.kind, "type")?;
+        let project = text(&record.project, "project")?;
+        let time = integer(&record.time, "time")?;
+        let received_at = integer(&record.received_at, "received_at")?;
         let op = match kind.as_str() {
             "track" => {
                 return Ok(Row::Event(EventRow {
-                    event_id: text(&record, "event_id")?,
+                    event_id: text(&record.event_id, "event_id")?,
                     time,
                     received_at,
                     project,
-                    eid: text(&record, "eid")?,
+                    eid: text(&record.eid, "eid")?,
                     uuid: uuid_of(&record),
-                    props: take_object(&mut record, "ps"),
+                    props: object_text(record.ps),
                 }))
             }
             "identity_merge" => {
                 return Ok(Row::Merge(MergeRow {
-                    from_uuid: text(&record, "from_uuid")?,
-                    to_uuid: text(&record, "to_uuid")?,
+                    from_uuid: text(&record.from_uuid, "from_uuid")?,
+                    to_uuid: text(&record.to_uuid, "to_uuid")?,
                     project,
                     time,
                     received_at,
@@ -122,7 +139,10 @@ impl Row {
             project,
             time,
             received_at,
-            props: take_object(&mut record, "ps"),
+            props: record
+                .ps
+                .and_then(|ps| serde_json::from_str(ps.get()).ok())
+                .unwrap_or_default(),
         }))
     }
 
@@ -171,34 +191,36 @@ impl ProfileOp {
     }
 }
 
-fn text(record: &Map<String, Value>, key: &'static str) -> Result<String, RowError> {
-    record
-        .get(key)
+fn text(field: &Option<Value>, key: &'static str) -> Result<String, RowError> {
+    field
+        .as_ref()
         .and_then(Value::as_str)
         .map(str::to_owned)
         .ok_or(RowError::Field(key))
 }
 
-fn integer(record: &Map<String, Value>, key: &'static str) -> Result<i64, RowError> {
-    record
-        .get(key)
+fn integer(field: &Option<Value>, key: &'static str) -> Result<i64, RowError> {
+    field
+        .as_ref()
         .and_then(Value::as_i64)
         .ok_or(RowError::Field(key))
 }
 
-fn uuid_of(record: &Map<String, Value>) -> Option<String> {
+fn uuid_of(record: &Record) -> Option<String> {
     record
-        .get("uidentity")
+        .uidentity
+        .as_ref()
         .and_then(|ids| ids.get("uuid"))
         .and_then(Value::as_str)
         .filter(|u| !u.is_empty())
         .map(str::to_owned)
 }
 
-fn take_object(record: &mut Map<String, Value>, key: &str) -> Map<String, Value> {
-    match record.remove(key) {
-        Some(Value::Object(map)) => map,
-        _ => Map::new(),
+/// `ps` as JSON text when it is an object, else an empty object.
+fn object_text(ps: Option<Box<RawValue>>) -> String {
+    match ps {
+        Some(raw) if raw.get().starts_with('{') => String::from(Box::<str>::from(raw)),
+        _ => "{}".to_owned(),
     }
 }
 
@@ -224,7 +246,8 @@ mod tests {
         };
         assert_eq!((e.time, e.received_at, e.eid.as_str()), (4, 5, "buyCourse"));
         assert_eq!(e.uuid.as_deref(), Some("P"));
-        assert_eq!(e.props["money"], 199);
+        let props: Value = serde_json::from_str(&e.props).unwrap();
+        assert_eq!(props["money"], 199);
     }
 
     #[test]

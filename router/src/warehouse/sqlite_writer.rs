@@ -150,7 +150,7 @@ async fn insert_events(tx: &mut Tx<'_>, events: &[&EventRow]) -> Result<u64, sql
             .bind(&event.project)
             .bind(&event.eid)
             .bind(&event.uuid)
-            .bind(serde_json::to_string(&event.props).expect("a JSON map serialises"));
+            .bind(&event.props);
     }
     Ok(query.execute(&mut **tx).await?.rows_affected())
 }
@@ -286,7 +286,7 @@ mod tests {
             project: "p".into(),
             eid: "pageview".into(),
             uuid: Some(uuid.into()),
-            props: Map::new(),
+            props: "{}".into(),
         })
     }
 
