@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # slog's whole test suite, from a fresh machine: installs what the tests need
-# (scripts/install-test-deps.sh, root on Debian) and starts MariaDB and Redis
-# (scripts/start-test-services.sh), then runs format, lint, unit, in-process and end-to-end
-# tests. The end-to-end tests (cargo feature `slog-tests/e2e`) start their own slog processes and
+# (scripts/install-test-deps.sh, root on Debian) and starts the services
+# (scripts/start-test-services.sh: MariaDB, Redis, ClickHouse), then runs format, lint, unit,
+# in-process and end-to-end tests. The end-to-end tests (cargo feature `slog-tests/e2e`) start their own slog processes and
 # tansu brokers on free loopback ports. Without that feature, `cargo test --workspace` needs no
 # services and runs the unit and in-process tests only.
 #
@@ -21,6 +21,7 @@ bash scripts/start-test-services.sh
 
 export SLOG_TEST_MYSQL_URL="${SLOG_TEST_MYSQL_URL:-mysql://slog:slog@127.0.0.1:3306}"
 export SLOG_TEST_REDIS_URL="${SLOG_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+export SLOG_TEST_CLICKHOUSE_URL="${SLOG_TEST_CLICKHOUSE_URL:-http://127.0.0.1:8123}"
 
 step "format"
 cargo fmt --all -- --check

@@ -30,8 +30,9 @@ enum Command {
         #[arg(long, short)]
         listen: Option<SocketAddr>,
     },
-    /// Load the file sink's topics into the warehouse (warehouse.url) and keep loading until
-    /// SIGTERM or SIGINT; `slog serve` does the same itself when warehouse.load is true.
+    /// Load the topics into the warehouse (warehouse.url: the file sink's files into SQLite, or
+    /// the Kafka topics into ClickHouse as a consumer group member) until SIGTERM or SIGINT;
+    /// `slog serve` does the same itself when warehouse.load is true.
     Load {
         #[arg(long, short, default_value = "config/slog.toml")]
         config: PathBuf,

@@ -79,44 +79,87 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
 /// `slog load`: the warehouse loader on its own, until SIGTERM or SIGINT.
 pub async fn load(config: Config) -> anyhow::Result<()> {
-    let loader = file_loader(&config).await?;
+    let loader = build_loader(&config).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let task = tokio::spawn(loader.run(stop_rx));
     wait_for_signal().await;
     let _ = stop_tx.send(true);
-    task.await.context("the loader task")?;
+    task.await.context("the loader task")??;
     Ok(())
 }
 
-/// The loader for the file sink's files into the embedded warehouse.
-async fn file_loader(config: &Config) -> anyhow::Result<warehouse::loader::Loader> {
-    if config.sink.kind != sink::SinkKind::File {
-        anyhow::bail!(
-            "the warehouse loader reads the file sink's files: sink.kind must be \"file\", not {:?}",
-            config.sink.kind
-        );
-    }
-    warehouse::file_loader(
-        &config.warehouse,
-        &config.sink.file.dir,
-        &config.routing.track_topic,
-        &config.routing.profile_topic,
-    )
-    .await
-    .context("opening the warehouse")
+/// One of the two loaders: the file sink's files into SQLite, or the Kafka topics into ClickHouse.
+enum AnyLoader {
+    Files(warehouse::loader::Loader),
+    Kafka(warehouse::kafka_loader::KafkaLoader),
 }
 
-/// With `warehouse.load` and the file sink, the loader runs beside the server; it stops after
-/// the sink is flushed.
+impl AnyLoader {
+    async fn run(self, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+        match self {
+            AnyLoader::Files(loader) => loader.run(stop).await,
+            AnyLoader::Kafka(loader) => loader.run(stop).await?,
+        }
+        Ok(())
+    }
+}
+
+/// The loader the config describes: the store (`warehouse.url`) decides, and the sink must be
+/// the one that store is fed from.
+async fn build_loader(config: &Config) -> anyhow::Result<AnyLoader> {
+    let topics = [
+        config.routing.track_topic.as_str(),
+        config.routing.profile_topic.as_str(),
+    ];
+    match (config.warehouse.store(), config.sink.kind) {
+        (warehouse::Store::Sqlite, sink::SinkKind::File) => Ok(AnyLoader::Files(
+            warehouse::file_loader(
+                &config.warehouse,
+                &config.sink.file.dir,
+                topics[0],
+                topics[1],
+            )
+            .await
+            .context("opening the warehouse")?,
+        )),
+        (warehouse::Store::ClickHouse, sink::SinkKind::Kafka) => Ok(AnyLoader::Kafka(
+            warehouse::kafka_loader(
+                &config.warehouse,
+                &config.sink.kafka.brokers,
+                &config.sink.kafka.properties,
+                &topics,
+            )?,
+        )),
+        (warehouse::Store::Sqlite, kind) => anyhow::bail!(
+            "the SQLite warehouse is loaded from the file sink's files: sink.kind must be \"file\", not {kind:?}"
+        ),
+        (warehouse::Store::ClickHouse, kind) => anyhow::bail!(
+            "the ClickHouse warehouse is loaded from the Kafka topics: sink.kind must be \"kafka\", not {kind:?}"
+        ),
+    }
+}
+
+/// With `warehouse.load`, the loader runs beside the server when the sink feeds the store
+/// (file → SQLite, Kafka → ClickHouse); it stops after the sink is flushed.
 async fn start_loader(
     config: &Config,
 ) -> anyhow::Result<Option<(watch::Sender<bool>, tokio::task::JoinHandle<()>)>> {
-    if !config.warehouse.load || config.sink.kind != sink::SinkKind::File {
+    let feeds = matches!(
+        (config.warehouse.store(), config.sink.kind),
+        (warehouse::Store::Sqlite, sink::SinkKind::File)
+            | (warehouse::Store::ClickHouse, sink::SinkKind::Kafka)
+    );
+    if !config.warehouse.load || !feeds {
         return Ok(None);
     }
-    let loader = file_loader(config).await?;
+    let loader = build_loader(config).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    Ok(Some((stop_tx, tokio::spawn(loader.run(stop_rx)))))
+    let task = tokio::spawn(async move {
+        if let Err(e) = loader.run(stop_rx).await {
+            tracing::error!(error = %e, "the warehouse loader stopped");
+        }
+    });
+    Ok(Some((stop_tx, task)))
 }
 
 /// The HTTP application of a config, with its background tasks running (registry refresh, GeoIP

@@ -1,4 +1,7 @@
-//! `warehouse-load`: how fast the loader moves file sink records into the embedded warehouse.
+//! `warehouse-load`: how fast the loader moves output records into the warehouse: the embedded
+//! SQLite store (the file loader), or with `--clickhouse URL` a ClickHouse database (the Kafka
+//! loader's writer, fed the same records in the same batches; the consumer itself is not
+//! measured).
 //!
 //! Writes `--events` output records (the file sink's format: pageviews and the tracking plan's
 //! buyCourse, over `--days` days and `--people` people, a share of them with an anonymous browser
@@ -17,7 +20,7 @@ use std::time::Instant;
 #[derive(Parser)]
 #[command(
     name = "warehouse-load",
-    about = "loader throughput into the SQLite warehouse"
+    about = "loader throughput into the SQLite or ClickHouse warehouse"
 )]
 struct Cli {
     /// Track records to load.
@@ -32,6 +35,12 @@ struct Cli {
     /// Keep the records and the warehouse here instead of a temporary directory.
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Load into this ClickHouse database instead (http://host:8123/database; it should be new).
+    #[arg(long)]
+    clickhouse: Option<String>,
+    /// Bytes of records per ClickHouse batch (the loader's warehouse.batch_bytes).
+    #[arg(long, default_value_t = 8 * 1024 * 1024)]
+    batch_bytes: usize,
 }
 
 const COURSES: [&str; 3] = ["超级外教", "新概念", "趣味阅读"];
@@ -63,6 +72,15 @@ fn main() -> anyhow::Result<()> {
         written.elapsed().as_secs_f64()
     );
     let runtime = tokio::runtime::Runtime::new()?;
+    if let Some(url) = &cli.clickhouse {
+        return runtime.block_on(load_clickhouse(
+            url,
+            &dir,
+            cli.batch_bytes,
+            cli.events,
+            merges,
+        ));
+    }
     runtime.block_on(async {
         let config = WarehouseConfig {
             url: format!("sqlite://{}", dir.join("warehouse.db").display()),
@@ -146,4 +164,50 @@ fn write_line(out: &mut impl Write, value: &serde_json::Value) -> anyhow::Result
     line.push(b'\n');
     out.write_all(&line)?;
     Ok(line.len() as u64)
+}
+
+/// Stores the two files' records in ClickHouse through the Kafka loader's writer, in batches of
+/// `batch_bytes`, and prints the figures.
+async fn load_clickhouse(
+    url: &str,
+    dir: &std::path::Path,
+    batch_bytes: usize,
+    events: u64,
+    merges: u64,
+) -> anyhow::Result<()> {
+    use slog_router::warehouse::clickhouse::{self, writer};
+    use slog_router::warehouse::rows::Row;
+    use std::io::BufRead;
+    let ch = clickhouse::open(url).await.context("opening clickhouse")?;
+    let warehouse = writer::ClickHouseWarehouse::new(ch);
+    let started = Instant::now();
+    for topic in ["users", "events"] {
+        let file =
+            std::io::BufReader::new(std::fs::File::open(dir.join(format!("{topic}.jsonl")))?);
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        for (offset, line) in file.lines().enumerate() {
+            let line = line?;
+            bytes += line.len();
+            batch.push(writer::Consumed {
+                source: format!("{topic}/0"),
+                offset: offset as i64,
+                row: Row::parse(line.as_bytes()).ok(),
+            });
+            if bytes >= batch_bytes {
+                warehouse.apply(&batch).await?;
+                batch.clear();
+                bytes = 0;
+            }
+        }
+        if !batch.is_empty() {
+            warehouse.apply(&batch).await?;
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "| warehouse load (ClickHouse) | {events} events + {merges} merges | {seconds:.1} s | {:.0} events/s |",
+        events as f64 / seconds
+    );
+    Ok(())
 }

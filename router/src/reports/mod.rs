@@ -4,11 +4,12 @@
 //!
 //! - `request`: the bodies as sent; `plan`: checked against the registry snapshot and resolved
 //!   (periods in epoch ms from `periods`), independent of SQL;
-//! - `source`: what a warehouse dialect answers; `sqlite`: the SQLite dialect;
+//! - `source`: what a warehouse dialect answers; `sqlite` and `clickhouse`: the two dialects;
 //! - `answer`: the answers' JSON; `cache`: answers kept for `use_cache`;
 //! - `config`: the `[reports]` section. The HTTP routes and their token are `report_api`.
 pub mod answer;
 pub mod cache;
+pub mod clickhouse;
 pub mod config;
 pub mod periods;
 pub mod plan;
@@ -44,18 +45,33 @@ pub struct Reports {
 }
 
 impl Reports {
-    /// Opens the SQLite warehouse at `warehouse_url` (creating and migrating it if needed).
+    /// Opens the warehouse at `warehouse_url`, SQLite or ClickHouse (creating and migrating
+    /// its tables if needed; an unreachable ClickHouse is tried again by the loader).
     pub async fn open(
         config: &ReportsConfig,
         warehouse_url: &str,
         admin_token: Option<&str>,
     ) -> anyhow::Result<Self> {
-        let pool = crate::warehouse::sqlite::open(warehouse_url).await?;
-        Self::new(
-            Box::new(sqlite::SqliteSource::new(pool)),
-            config,
-            admin_token,
-        )
+        let warehouse = crate::warehouse::WarehouseConfig {
+            url: warehouse_url.to_owned(),
+            ..Default::default()
+        };
+        let source: Box<dyn Source> = match warehouse.store() {
+            crate::warehouse::Store::Sqlite => {
+                let pool = crate::warehouse::sqlite::open(warehouse_url).await?;
+                Box::new(sqlite::SqliteSource::new(pool))
+            }
+            crate::warehouse::Store::ClickHouse => {
+                // A ClickHouse that is down must not keep slog from serving events: the reports
+                // answer 503 until it is back (the loaders create the tables then).
+                let ch = crate::warehouse::clickhouse::ClickHouse::new(warehouse_url)?;
+                if let Err(e) = crate::warehouse::clickhouse::schema::migrate(&ch).await {
+                    tracing::warn!(error = %e, "the clickhouse warehouse is not reachable yet; reports answer 503 until it is");
+                }
+                Box::new(clickhouse::ClickHouseSource::new(ch))
+            }
+        };
+        Self::new(source, config, admin_token)
     }
 
     /// Reports over `source`. Tokens: `reports.token` and the admin token, either accepted.

@@ -57,6 +57,16 @@ impl Aggregate {
     pub fn is_count(&self) -> bool {
         matches!(self, Aggregate::Events | Aggregate::Persons)
     }
+
+    /// The property aggregated, for `sum`, `avg`, `max` and `min`.
+    pub fn field(&self) -> Option<&Field> {
+        match self {
+            Aggregate::Sum(f) | Aggregate::Avg(f) | Aggregate::Max(f) | Aggregate::Min(f) => {
+                Some(f)
+            }
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -113,6 +123,15 @@ pub struct Scope {
     pub filter: Option<Filter>,
     /// Persons whose sample bucket (0..64) is below this are kept; 64 keeps everyone.
     pub sampling_factor: u8,
+}
+
+impl Scope {
+    /// The properties the filter reads.
+    pub fn filter_fields(&self) -> impl Iterator<Item = &Field> {
+        self.filter
+            .iter()
+            .flat_map(|f| f.conditions.iter().map(|c| &c.field))
+    }
 }
 
 /// A checked `POST /events/report`.

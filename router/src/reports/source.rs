@@ -1,12 +1,17 @@
 //! What a warehouse dialect answers for a plan: rows of raw aggregates that `answer` shapes. A
-//! dialect (`sqlite` now, ClickHouse later) implements [`Source`]; nothing above it sees SQL.
+//! dialect (`sqlite`, `clickhouse`) implements [`Source`]; nothing above it sees SQL.
 use super::periods::Period;
 use super::plan::{DistributionPlan, Field, Measure, Scope};
+use crate::warehouse::clickhouse::ClickHouseError;
 use async_trait::async_trait;
 
 #[derive(Debug, thiserror::Error)]
-#[error("warehouse query failed: {0}")]
-pub struct SourceError(#[from] pub sqlx::Error);
+pub enum SourceError {
+    #[error("warehouse query failed: {0}")]
+    Sqlite(#[from] sqlx::Error),
+    #[error("warehouse query failed: {0}")]
+    ClickHouse(#[from] ClickHouseError),
+}
 
 /// A group key part: the property's value as JSON text (`"超级外教"`, `12`, `true`), `None` when
 /// the event (or the person's profile) lacks it.

@@ -7,12 +7,8 @@
 //! and the sample. Periods come as a `VALUES` table of epoch-ms boundaries computed in Rust, so
 //! the SQL needs no time zone.
 //!
-//! A ClickHouse dialect needs the same pieces: the persons join (or a dictionary of
-//! `wh_persons`), properties via `JSONExtractRaw`/`JSONExtract*` where this uses `->`,
-//! `json_extract` and `json_type`, the periods as an array joined with `arrayJoin` (or a
-//! `VALUES` table function), `uniqExact` for distinct persons, `position` for `instr`, and the
-//! same sample expression (`substring`, `position`, `ord`), so that both stores sample the same
-//! people.
+//! The ClickHouse dialect (`clickhouse`) reads the same tables with the same sample
+//! expression, so both stores sample the same people.
 use super::periods::Period;
 use super::plan::{
     Aggregate, Condition, DistributionPlan, Field, Filter, Measure, PerPerson, Scalar, Scope,
@@ -190,13 +186,6 @@ fn uses_profiles<'a>(mut fields: impl Iterator<Item = &'a Field>) -> bool {
     fields.any(|f| f.source == Origin::User)
 }
 
-fn filter_fields(scope: &Scope) -> impl Iterator<Item = &Field> {
-    scope
-        .filter
-        .iter()
-        .flat_map(|f| f.conditions.iter().map(|c| &c.field))
-}
-
 /// `WITH periods(idx, start_ms, end_ms) AS (VALUES ...)`.
 fn periods_cte(sql: &mut Sql, periods: &[Period]) {
     sql.push("WITH periods(idx, start_ms, end_ms) AS (VALUES ");
@@ -265,13 +254,6 @@ fn aggregate(a: &Aggregate) -> String {
     }
 }
 
-fn aggregate_field(a: &Aggregate) -> Option<&Field> {
-    match a {
-        Aggregate::Sum(f) | Aggregate::Avg(f) | Aggregate::Max(f) | Aggregate::Min(f) => Some(f),
-        _ => None,
-    }
-}
-
 fn group_by(sql: &mut Sql, columns: &[String]) {
     if !columns.is_empty() {
         sql.push(" GROUP BY ").push(&columns.join(", "));
@@ -305,8 +287,8 @@ fn measure_sql(scope: &Scope, by: &[Field], m: &Measure, periods: Option<&[Perio
     );
     let profiles = uses_profiles(
         by.iter()
-            .chain(filter_fields(scope))
-            .chain(aggregate_field(&m.aggregate)),
+            .chain(scope.filter_fields())
+            .chain(m.aggregate.field()),
     );
     from_where(
         &mut sql,
@@ -356,7 +338,7 @@ fn distribution_sql(plan: &DistributionPlan) -> Sql {
         PerPerson::Times => ", COUNT(*) AS n",
         PerPerson::Periods(_) => ", COUNT(DISTINCT periods.idx) AS n",
     });
-    let profiles = uses_profiles(plan.by_field.iter().chain(filter_fields(&plan.scope)));
+    let profiles = uses_profiles(plan.by_field.iter().chain(plan.scope.filter_fields()));
     from_where(
         &mut sql,
         &plan.scope,
@@ -402,7 +384,7 @@ impl Source for SqliteSource {
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
-            .map_err(SourceError)
+            .map_err(SourceError::Sqlite)
     }
 
     async fn distribution(&self, plan: &DistributionPlan) -> Result<Vec<CountRow>, SourceError> {
@@ -419,7 +401,7 @@ impl Source for SqliteSource {
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
-            .map_err(SourceError)
+            .map_err(SourceError::Sqlite)
     }
 
     async fn freshness(&self, project: &str) -> Result<Freshness, SourceError> {
