@@ -417,6 +417,18 @@ async fn two_loaders_in_one_group_split_the_partitions_and_store_each_event_once
     let dir = tempfile::tempdir().unwrap();
     let first = LoadProcess::start(dir.path(), &config, "first");
     let second = LoadProcess::start(dir.path(), &config, "second");
+    // The second member to join takes its share at the group's next rebalance (the first
+    // member hears of it at a heartbeat): wait until both own partitions.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while first.owned().is_empty() || second.owned().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the group never gave both loaders partitions: {:?} / {:?}",
+            first.owned(),
+            second.owned()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     // Many users, so every partition gets events.
     let n = 60;
     for i in 0..n {
