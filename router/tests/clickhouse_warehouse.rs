@@ -2,7 +2,7 @@
 //! `scripts/test.sh` starts; without it these tests say so and pass nothing off as checked):
 //! a batch read again after a crash stores nothing twice, replayed profile operations are not
 //! applied twice, and loaders storing the links of one merge chain in any order agree on the
-//! person.
+//! person, whether they store them one after another or at the same moment.
 use serde_json::{json, Value};
 use slog_router::warehouse::clickhouse::writer::{ClickHouseWarehouse, Consumed};
 use slog_router::warehouse::clickhouse::{self, ClickHouse};
@@ -175,5 +175,32 @@ async fn loaders_storing_one_chain_in_any_order_agree_on_the_person() {
             w.apply(&batch).await.unwrap();
         }
         assert_eq!(persons(&w).await, expected, "order {order:?}");
+    }
+}
+
+#[tokio::test]
+async fn loaders_storing_one_chain_at_the_same_time_agree_on_the_person() {
+    // Five links of one chain (A → B → … → F), each stored by its own "loader" at the same
+    // moment; repeated, so the interleavings vary.
+    let names = ["A", "B", "C", "D", "E", "F"];
+    let expected: Vec<(String, String)> = names[..5]
+        .iter()
+        .map(|n| (n.to_string(), "F".to_string()))
+        .collect();
+    for round in 0..8 {
+        let Some(w) = warehouse().await else { return };
+        let mut tasks = Vec::new();
+        for i in 0..5 {
+            let loader = w.clone();
+            let link = merge(names[i], names[i + 1]);
+            tasks.push(tokio::spawn(async move {
+                let batch = consumed(&format!("users/{i}"), 0, vec![link]);
+                loader.apply(&batch).await.unwrap();
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(persons(&w).await, expected, "round {round}");
     }
 }
