@@ -1,7 +1,7 @@
 //! HTTP helpers of the end-to-end tests: post events, call the admin API, read JSON answers.
 use crate::harness::Slog;
 use reqwest::{header, Client, Method, StatusCode};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// Status and JSON body (`Value::Null` when the body is empty, as for 204).
 pub async fn answer(response: reqwest::Response) -> (StatusCode, Value) {
@@ -42,4 +42,26 @@ pub async fn admin_request(
         request = request.json(&body);
     }
     answer(request.send().await.expect("admin request")).await
+}
+
+/// Registers the tracking plan's buyCourse for zhibo and the event properties `properties`
+/// (key and value_type) through the admin API, as the quick start does.
+pub async fn register_buy_course(slog: &Slog, token: &str, properties: &[(&str, i64)]) {
+    let event =
+        json!({"id": "buyCourse", "name": "购买课程", "project": "zhibo", "proposer": "li"});
+    let (status, body) =
+        admin_request(slog, token, Method::POST, "/admin/events", Some(event)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for (key, value_type) in properties {
+        let property = json!({"key": key, "name": key, "value_type": value_type, "proposer": "li"});
+        let (status, body) = admin_request(
+            slog,
+            token,
+            Method::POST,
+            "/admin/event-properties",
+            Some(property),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
 }

@@ -9,7 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use slog_tests::backend::{Backend, Databases};
 use slog_tests::harness::Slog;
-use slog_tests::http::{admin_request, post_event};
+use slog_tests::http::{admin_request, post_event, register_buy_course};
 use slog_tests::persons::{final_uuid, merges};
 use std::collections::{BTreeSet, HashMap};
 
@@ -53,29 +53,12 @@ fn by_event_id(slog: &Slog, topic: &str) -> HashMap<String, Value> {
         .collect()
 }
 
-async fn register_buy_course(slog: &Slog) {
-    let (status, body) = admin(slog, Method::POST, "/admin/events", Some(json!(
-        {"id": "buyCourse", "name": "购买课程", "project": "zhibo", "need_uuid": 1, "proposer": "li"}))).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    for (key, value_type) in [("course_name", 0), ("money", 3)] {
-        let (status, body) = admin(
-            slog,
-            Method::POST,
-            "/admin/event-properties",
-            Some(json!(
-            {"key": key, "name": key, "value_type": value_type, "proposer": "li"})),
-        )
-        .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-    }
-}
-
-/// The story: anonymous pageviews, a server-side buyCourse that knows only the userid,
+/// The story: anonymous pageviews, a server-side buyCourse that knows only the userid,
 /// then a login that shows the browser beside the userid. Afterwards every event is the buyer's.
 async fn buy_course_and_anonymous_pageviews_meet_on_one_uuid(backend: Backend) {
     let db = Databases::new(backend).await;
     let slog = Slog::start(&config(&db));
-    register_buy_course(&slog).await;
+    register_buy_course(&slog, TOKEN, &[("course_name", 0), ("money", 3)]).await;
 
     let browser = json!({"browserId": "b-7f3a", "uvId": "uv-19"});
     let anon_1 = accepted(&slog, pageview(browser.clone())).await;

@@ -5,7 +5,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use slog_tests::harness::Slog;
-use slog_tests::http::{admin_request, post_event};
+use slog_tests::http::{admin_request, post_event, register_buy_course};
 use slog_tests::plugins::dist;
 use std::path::Path;
 
@@ -42,28 +42,6 @@ fn records(slog: &Slog, topic: &str, eid: &str) -> Vec<Value> {
         .into_iter()
         .filter(|r| r["eid"] == eid)
         .collect()
-}
-
-/// Registers the tracking plan's buyCourse and the event properties `properties` (key and
-/// value_type), as the quick start does.
-async fn register_buy_course(slog: &Slog, properties: &[(&str, i64)]) {
-    let event =
-        json!({"id": "buyCourse", "name": "购买课程", "project": "zhibo", "proposer": "li"});
-    let (status, body) =
-        admin_request(slog, TOKEN, Method::POST, "/admin/events", Some(event)).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    for (key, value_type) in properties {
-        let property = json!({"key": key, "name": key, "value_type": value_type, "proposer": "li"});
-        let (status, body) = admin_request(
-            slog,
-            TOKEN,
-            Method::POST,
-            "/admin/event-properties",
-            Some(property),
-        )
-        .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-    }
 }
 
 async fn accepted(slog: &Slog, event: Value) {
@@ -119,7 +97,7 @@ async fn newuser_turns_a_first_pageview_into_the_virtual_event() {
 #[tokio::test]
 async fn identity_rules_links_an_order_to_its_buyer_and_course_check_refuses_a_bad_price() {
     let slog = start();
-    register_buy_course(&slog, &[("course_name", 0), ("money", 3)]).await;
+    register_buy_course(&slog, TOKEN, &[("course_name", 0), ("money", 3)]).await;
     let buy = |money: i64| {
         json!({"stype": 100, "eid": "buyCourse", "project": "zhibo",
                "ps": {"course_name": "新概念", "money": money, "orderDetailId": "od-1"},
@@ -158,6 +136,7 @@ async fn the_plans_two_reports_count_people_after_merges() {
     let slog = start();
     register_buy_course(
         &slog,
+        TOKEN,
         &[
             ("course_name", 0),
             ("course_type", 0),

@@ -4,10 +4,10 @@
 //! answers to every report; and two `slog load` processes in one consumer group split the
 //! partitions and store every event once.
 #![cfg(feature = "e2e")]
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use slog_tests::harness::{create_topics, slog_bin, Broker, Slog};
-use slog_tests::http::{admin_request, answer, post_event};
+use slog_tests::http::{answer, post_event, register_buy_course};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -138,26 +138,6 @@ fn history() -> Vec<Value> {
 
 /// Track events in `history()`.
 const TRACK_EVENTS: i64 = 8;
-
-async fn register(slog: &Slog) {
-    let event =
-        json!({"id": "buyCourse", "name": "购买课程", "project": "zhibo", "proposer": "li"});
-    let (status, body) =
-        admin_request(slog, ADMIN, Method::POST, "/admin/events", Some(event)).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    for (key, value_type) in [("course_name", 0), ("money", 3)] {
-        let property = json!({"key": key, "name": key, "value_type": value_type, "proposer": "li"});
-        let (status, body) = admin_request(
-            slog,
-            ADMIN,
-            Method::POST,
-            "/admin/event-properties",
-            Some(property),
-        )
-        .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-    }
-}
 
 async fn report(slog: &Slog, path: &str, body: &Value) -> Value {
     let response = reqwest::Client::new()
@@ -295,7 +275,7 @@ async fn the_same_posted_events_give_the_same_reports_on_clickhouse_and_sqlite()
     );
     let embedded = Slog::start_with_env(FILE_CONFIG, &env);
     for slog in [&production, &embedded] {
-        register(slog).await;
+        register_buy_course(slog, ADMIN, &[("course_name", 0), ("money", 3)]).await;
         for event in history() {
             let (status, body) = post_event(slog, &event).await;
             assert_eq!(status, StatusCode::OK, "{body} for {event}");

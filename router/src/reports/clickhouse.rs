@@ -20,7 +20,7 @@ use super::plan::{
     Aggregate, Condition, DistributionPlan, Field, Filter, Measure, PerPerson, Scalar, Scope,
     Source as Origin, Test, FULL_SAMPLE,
 };
-use super::source::{CountRow, Freshness, MeasureRow, Source, SourceError};
+use super::source::{number_literal, CountRow, Freshness, MeasureRow, Source, SourceError};
 use crate::warehouse::clickhouse::client::{quote, utc_day};
 use crate::warehouse::clickhouse::ClickHouse;
 use async_trait::async_trait;
@@ -112,11 +112,7 @@ impl Prop<'_> {
 
 /// A finite number as a Float64 literal.
 fn number(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 9e15 {
-        format!("toFloat64({})", n as i64)
-    } else {
-        format!("toFloat64({n:?})")
-    }
+    format!("toFloat64({})", number_literal(n))
 }
 
 /// `equal` holds when a string property equals a text parameter or a number property a number

@@ -13,6 +13,16 @@ pub enum SourceError {
     ClickHouse(#[from] ClickHouseError),
 }
 
+/// A finite number as SQL text, exactly: integers without a fraction, others in Rust's
+/// shortest round-trip form. Both dialects write numbers this way (strings are quoted or bound).
+pub fn number_literal(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 9e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n:?}")
+    }
+}
+
 /// A group key part: the property's value as JSON text (`"超级外教"`, `12`, `true`), `None` when
 /// the event (or the person's profile) lacks it.
 pub type KeyPart = Option<String>;

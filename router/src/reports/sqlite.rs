@@ -14,7 +14,7 @@ use super::plan::{
     Aggregate, Condition, DistributionPlan, Field, Filter, Measure, PerPerson, Scalar, Scope,
     Source as Origin, Test, FULL_SAMPLE,
 };
-use super::source::{CountRow, Freshness, MeasureRow, Source, SourceError};
+use super::source::{number_literal, CountRow, Freshness, MeasureRow, Source, SourceError};
 use async_trait::async_trait;
 use sqlx::{Row, SqlitePool};
 use std::fmt::Write;
@@ -85,11 +85,7 @@ fn json_type(field: &Field) -> String {
 
 /// A finite number as an SQL literal (numbers are written, strings are bound).
 fn number(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 9e15 {
-        format!("{}", n as i64)
-    } else {
-        format!("{n:?}")
-    }
+    number_literal(n)
 }
 
 fn list(sql: &mut Sql, scalars: &[Scalar]) {

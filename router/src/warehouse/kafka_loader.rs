@@ -2,7 +2,8 @@
 //! what it consumes in the ClickHouse warehouse. Offsets are committed only after ClickHouse
 //! acknowledged the batch (at least once in, and `writer` stores each record once). Several
 //! loaders with the same `group_id` split the topics' partitions between them.
-use super::clickhouse::writer::{Applied, ClickHouseWarehouse, Consumed};
+use super::clickhouse::writer::{ClickHouseWarehouse, Consumed};
+use super::loader::{count_loaded, RETRY_AFTER_ERROR};
 use super::rows::Row;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
@@ -12,9 +13,6 @@ use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-
-/// After an error (ClickHouse or the broker unreachable), the batch is tried again after this long.
-const RETRY_AFTER_ERROR: Duration = Duration::from_secs(2);
 
 /// How often an idle loader records that it is caught up (the reports' data_sufficient_update_time).
 const CAUGHT_UP_EVERY: Duration = Duration::from_secs(5);
@@ -122,7 +120,7 @@ impl KafkaLoader {
         loop {
             match self.warehouse.apply(records).await {
                 Ok(applied) => {
-                    count(&applied);
+                    count_loaded("kafka", applied.events, applied.profiles, applied.merges);
                     return;
                 }
                 Err(e) => {
@@ -223,18 +221,5 @@ impl Batch {
             }
         }
         self.offsets = offsets;
-    }
-}
-
-fn count(applied: &Applied) {
-    for (kind, n) in [
-        ("event", applied.events),
-        ("profile", applied.profiles),
-        ("merge", applied.merges),
-    ] {
-        if n > 0 {
-            metrics::counter!("slog_warehouse_loaded_total", "source" => "kafka", "kind" => kind)
-                .increment(n);
-        }
     }
 }

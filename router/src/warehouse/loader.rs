@@ -5,8 +5,9 @@ use super::sqlite_writer::SqliteWarehouse;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// After an error (the store or a file unreadable), the loader tries again after this long.
-const RETRY_AFTER_ERROR: Duration = Duration::from_secs(2);
+/// After an error (the store, a file or the broker unreachable), a loader tries again after
+/// this long.
+pub const RETRY_AFTER_ERROR: Duration = Duration::from_secs(2);
 
 pub struct Loader {
     pub warehouse: SqliteWarehouse,
@@ -41,22 +42,27 @@ impl Loader {
         for source in &self.sources {
             loop {
                 let step = source.step(&self.warehouse, self.batch_bytes).await?;
-                let name = source.name.clone();
-                for (kind, n) in [
-                    ("event", step.applied.events),
-                    ("profile", step.applied.profiles),
-                    ("merge", step.applied.merges),
-                ] {
-                    if n > 0 {
-                        metrics::counter!("slog_warehouse_loaded_total", "source" => name.clone(), "kind" => kind)
-                            .increment(n);
-                    }
-                }
+                count_loaded(
+                    &source.name,
+                    step.applied.events,
+                    step.applied.profiles,
+                    step.applied.merges,
+                );
                 if !step.more {
                     break;
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// Counts what a batch stored in `slog_warehouse_loaded_total{source,kind}`.
+pub fn count_loaded(source: &str, events: u64, profiles: u64, merges: u64) {
+    for (kind, n) in [("event", events), ("profile", profiles), ("merge", merges)] {
+        if n > 0 {
+            metrics::counter!("slog_warehouse_loaded_total", "source" => source.to_owned(), "kind" => kind)
+                .increment(n);
+        }
     }
 }

@@ -96,13 +96,14 @@ struct ProgressLine<'a> {
     updated: u64,
 }
 
+/// `rows` as JSONEachRow: one JSON object per line, written into one buffer.
 fn lines<T: Serialize>(rows: impl IntoIterator<Item = T>) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
     for row in rows {
-        out.push_str(&serde_json::to_string(&row).expect("rows serialise"));
-        out.push('\n');
+        serde_json::to_writer(&mut out, &row).expect("rows serialise");
+        out.push(b'\n');
     }
-    out
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
 /// A profile's newest stored state.
