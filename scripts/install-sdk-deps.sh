@@ -18,8 +18,8 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm
 fi
 node_major=$(node -p 'process.versions.node.split(".")[0]')
-if [ "$node_major" -lt 20 ]; then
-  echo "install-sdk-deps: node $(node --version) is too old: jsdom 29 needs Node.js 20.19 or later" >&2
+if [ "$node_major" -lt 18 ]; then
+  echo "install-sdk-deps: node $(node --version) is too old: jsdom 24 needs Node.js 18 or later" >&2
   exit 1
 fi
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine, once: tansu (a Kafka-protocol
-# broker, from crates.io), MariaDB, Redis and ClickHouse (Debian packages; needs root) and the
+# broker, from crates.io), MariaDB, Redis and ClickHouse (Debian packages; needs root), the
 # wasm32-wasip2 target. What is already there is left alone, so a second run takes a moment.
 set -euo pipefail
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -28,3 +28,6 @@ if [ ! -x /usr/sbin/clickhouse-server ]; then
 fi
 
 rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+
+# The Sensors Analytics SDKs the compatibility tests drive (npm and PyPI packages, pinned).
+bash "$(dirname "$0")/install-sdk-deps.sh" >/dev/null

@@ -11,7 +11,7 @@ pub struct Event {
     /// slog's UUIDv7 for this event.
     pub event_id: String,
     pub project: String,
-    /// 100 track, 101..=104 profile messages.
+    /// 100 track, 101..=106 profile messages.
     pub stype: i64,
     /// The event name (track messages).
     pub eid: Option<String>,

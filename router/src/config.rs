@@ -3,7 +3,8 @@
 //! Each subsystem owns its section (type, defaults, checks): `[routing]` in `pipeline::records`,
 //! `[sink]` in `sink::config`, `[registry]` in `metadata::config`, `[enrich]` in
 //! `enrich::config`, `[identity]` in `identity::config`, `[plugins]` in `plugins::config`,
-//! `[warehouse]` in `warehouse::config`, `[reports]` in `reports::config`. This
+//! `[warehouse]` in `warehouse::config`, `[reports]` in `reports::config`, `[sensors]` in
+//! `sensors::config`. This
 //! module gathers them, owns the sections of the server itself (`[server]`, `[admin]`, `[log]`),
 //! and applies the environment overrides.
 //!
@@ -18,6 +19,7 @@ pub use crate::metadata::config::{Policy, RegistryConfig};
 pub use crate::pipeline::records::RoutingConfig;
 pub use crate::plugins::config::PluginsConfig;
 pub use crate::reports::config::ReportsConfig;
+pub use crate::sensors::SensorsConfig;
 pub use crate::sink::config::{FileSinkConfig, KafkaSinkConfig, SinkConfig, SinkKind};
 pub use crate::warehouse::WarehouseConfig;
 use serde::Deserialize;
@@ -56,6 +58,7 @@ pub struct Config {
     pub plugins: PluginsConfig,
     pub warehouse: WarehouseConfig,
     pub reports: ReportsConfig,
+    pub sensors: SensorsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -181,12 +184,13 @@ impl Config {
         self.plugins.validate()?;
         self.warehouse.validate()?;
         self.reports.validate()?;
+        self.sensors.validate()?;
         Ok(())
     }
 }
 
 /// The config's top-level sections: `SLOG_*` variables outside them are not slog settings.
-const SECTIONS: [&str; 11] = [
+const SECTIONS: [&str; 12] = [
     "server",
     "routing",
     "sink",
@@ -198,6 +202,7 @@ const SECTIONS: [&str; 11] = [
     "plugins",
     "warehouse",
     "reports",
+    "sensors",
 ];
 
 /// Sets `a.b.c` in `tree` from `SLOG_A__B__C=value`. `SLOG_ADMIN_TOKEN` is an alias of
@@ -275,6 +280,11 @@ mod tests {
                 defaults.max_accounts_per_device
             );
         }
+        // The embedded file spells the Sensors identity table out, which replaces the default.
+        assert_eq!(
+            embedded.sensors.identity_keys,
+            SensorsConfig::default().identity_keys
+        );
     }
 
     #[test]

@@ -40,6 +40,10 @@ pub enum Code {
     InvalidReport,
     ReportsDisabled,
     WarehouseUnavailable,
+    InvalidBase64,
+    CrcMismatch,
+    EncryptedPayload,
+    UnsupportedType,
 }
 
 impl Code {

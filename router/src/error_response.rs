@@ -37,7 +37,11 @@ pub fn status_of(code: Code) -> StatusCode {
         | Code::TypeMismatch
         | Code::PluginRejected
         | Code::PluginFailed
-        | Code::InvalidReport => StatusCode::BAD_REQUEST,
+        | Code::InvalidReport
+        | Code::InvalidBase64
+        | Code::CrcMismatch
+        | Code::EncryptedPayload
+        | Code::UnsupportedType => StatusCode::BAD_REQUEST,
     }
 }
 
@@ -75,6 +79,10 @@ mod tests {
             Code::UnsupportedEncoding,
             Code::MethodNotAllowed,
             Code::NotFound,
+            Code::InvalidBase64,
+            Code::CrcMismatch,
+            Code::EncryptedPayload,
+            Code::UnsupportedType,
         ] {
             assert!(status_of(code).is_client_error(), "{code:?}");
         }

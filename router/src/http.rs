@@ -1,4 +1,5 @@
-//! The whole HTTP application, assembled in one place: the event routes (`ingest`), the operator
+//! The whole HTTP application, assembled in one place: the event routes (`ingest`: slog's own
+//! and the Sensors SDKs'), the operator
 //! routes (`admin`), the report routes (`reports`), CORS on the event routes, the tokens on the
 //! admin and report routes, the request-metrics middleware, `GET /openapi.json` and the JSON answers for unknown paths and
 //! methods.
@@ -7,7 +8,7 @@
 //! [`documented`]: the app and its description cannot disagree on which routes exist.
 use crate::admin;
 use crate::error::{Code, Rejection};
-use crate::ingest::handler;
+use crate::ingest::{handler, sensors};
 use crate::openapi;
 use crate::report_api;
 use crate::state::AppState;
@@ -56,7 +57,15 @@ fn documented(
     readers: impl FnOnce(Routes) -> Routes,
 ) -> Routes {
     let ingest = OpenApiRouter::default()
-        .routes(routes!(handler::post_event).map(|route| route.fallback(method_not_allowed)));
+        .routes(routes!(handler::post_event).map(|route| route.fallback(method_not_allowed)))
+        .routes(
+            routes!(sensors::get_sa, sensors::post_sa)
+                .map(|route| route.fallback(sensors_not_allowed)),
+        )
+        .routes(
+            routes!(sensors::get_sa_gif, sensors::post_sa_gif)
+                .map(|route| route.fallback(sensors_not_allowed)),
+        );
     let mut admin = admin::routes();
     openapi::require_admin_token(admin.get_openapi_mut());
     OpenApiRouter::with_openapi(openapi::base())
@@ -76,7 +85,7 @@ fn cors(origins: &[String]) -> CorsLayer {
     };
     CorsLayer::new()
         .allow_origin(allow_origin)
-        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
         .allow_headers([header::CONTENT_TYPE, header::CONTENT_ENCODING])
         .max_age(std::time::Duration::from_secs(600))
 }
@@ -90,6 +99,19 @@ async fn method_not_allowed() -> impl IntoResponse {
     response
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static("POST, OPTIONS"));
+    response
+}
+
+async fn sensors_not_allowed() -> impl IntoResponse {
+    let mut response = Rejection::request(
+        Code::MethodNotAllowed,
+        "Sensors SDKs POST a form to /sa or /sa.gif, or GET /sa.gif with the form in the query",
+    )
+    .into_response();
+    response.headers_mut().insert(
+        header::ALLOW,
+        HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
     response
 }
 

@@ -233,6 +233,10 @@ pub async fn assemble(
         identity,
         admin_token: admin_token.map(Arc::from),
         reports,
+        sensors: config
+            .sensors
+            .enabled
+            .then(|| Arc::new(config.sensors.clone())),
         limits: Limits {
             max_body_bytes: config.server.max_body_bytes,
             max_decoded_bytes: config.server.max_decoded_bytes,

@@ -6,6 +6,7 @@ use crate::metadata::Registry;
 use crate::pipeline::{IdentityStage, Pipeline};
 use crate::plugins::PluginHost;
 use crate::reports::Reports;
+use crate::sensors::SensorsConfig;
 use crate::sink::Sink;
 use crate::telemetry::HttpMetrics;
 use std::sync::Arc;
@@ -53,6 +54,8 @@ pub struct Shared {
     pub admin_token: Option<Arc<str>>,
     /// The report API over the warehouse; `None` when `reports.enabled` is false.
     pub reports: Option<Arc<Reports>>,
+    /// The Sensors SDKs' receiver (`/sa`, `/sa.gif`); `None` when `sensors.enabled` is false.
+    pub sensors: Option<Arc<SensorsConfig>>,
     pub limits: Limits,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Handles of the per-request HTTP series, registered once.

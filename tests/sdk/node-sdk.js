@@ -6,8 +6,9 @@
 //   node tests/sdk/node-sdk.js <server_url> <run_id>
 //
 // sa-sdk-node posts each record as its own request: form fields
-// data_list=<base64 of gzip of a JSON array>&gzip=1. It has no profile_delete
-// and no ID-Mapping-3 calls; login is trackSignup (wire type track_signup).
+// data_list=<base64 of gzip of a JSON array>&gzip=1. It has no profile_delete,
+// no ID-Mapping-3 calls and no login flag; login is trackSignup (wire type
+// track_signup).
 'use strict';
 const SensorsAnalytics = require('sa-sdk-node');
 
@@ -42,14 +43,20 @@ sa.track(anonymousId, '$pageview', {
 });
 sa.track(anonymousId, 'buyCourse', { course_name: '高等数学', course_type: '直播课', money: 199 });
 sa.trackSignup(loginId, anonymousId);
-sa.track(loginId, 'buyCourse', { course_name: '线性代数', course_type: '录播课', money: 99 });
-sa.profileSet(loginId, { name: '张三', city: '北京' });
-sa.profileSetOnce(loginId, { province: '广东' });
-sa.profileUnset(loginId, ['city']);
-sa.profileAppend(loginId, { tags: ['直播', '数学'] });
-sa.profileIncrement(loginId, { login_count: 2 });
-const skipped = typeof sa.profileDelete === 'function' ? [] : ['profile_delete'];
-if (!skipped.length) sa.profileDelete(loginId);
+// sa-sdk-node has no login flag: calls made with a login id say so with the `$is_login_id`
+// property (for profileUnset, among the keys), which slog reads as the Python and Java SDKs'
+// is_login_id parameter.
+const login = { $is_login_id: true };
+sa.track(loginId, 'buyCourse', { course_name: '线性代数', course_type: '录播课', money: 99, ...login });
+sa.profileSet(loginId, { name: '张三', city: '北京', ...login });
+sa.profileSetOnce(loginId, { province: '广东', ...login });
+sa.profileUnset(loginId, ['city', '$is_login_id']);
+// profileAppend and profileIncrement accept string arrays and numbers only, so they cannot carry
+// the login mark: sent with a login id they would name a device, not the account. The SDK has
+// no profileDelete.
+const skipped = ['profile_append', 'profile_increment'];
+if (typeof sa.profileDelete === 'function') sa.profileDelete(loginId);
+else skipped.push('profile_delete');
 
 const deadline = Date.now() + 20000;
 const timer = setInterval(() => {

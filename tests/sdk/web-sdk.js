@@ -15,7 +15,7 @@
 const fs = require('fs');
 const http = require('http');
 const https = require('https');
-const { JSDOM, VirtualConsole } = require('jsdom');
+const { JSDOM, ResourceLoader, VirtualConsole } = require('jsdom');
 
 const PAGE_URL = 'https://www.example.com/course/1?from=ad';
 const REFERRER = 'https://www.baidu.com/s?wd=x';
@@ -109,7 +109,7 @@ const dom = new JSDOM(
     referrer: REFERRER,
     runScripts: 'dangerously',
     pretendToBeVisual: true,
-    resources: { userAgent: CHROME_UA },
+    resources: new ResourceLoader({ userAgent: CHROME_UA }),
     virtualConsole,
   },
 );

@@ -4,3 +4,4 @@ pub mod http;
 pub mod mmdb;
 pub mod persons;
 pub mod plugins;
+pub mod sensors;

@@ -3,6 +3,8 @@ use serde::{Serialize, Serializer};
 
 /// The message types (tracking plan §3.1 "事件类型"). 100..=199 is the stype range; values in it that are
 /// not listed here are reserved for future profile operations and refused until they exist.
+/// 105 and 106 fill two of the places the plan leaves for more profile operations (the ones the
+/// Sensors Analytics SDKs send besides the plan's four).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
@@ -11,6 +13,10 @@ pub enum MessageKind {
     ProfileInsert,
     ProfileUnset,
     ProfileAppend,
+    /// 105: each numeric property is increased by the given amount (missing counts as 0).
+    ProfileIncrement,
+    /// 106: the whole profile is deleted.
+    ProfileDelete,
 }
 
 impl MessageKind {
@@ -22,6 +28,8 @@ impl MessageKind {
             102 => Some(MessageKind::ProfileInsert),
             103 => Some(MessageKind::ProfileUnset),
             104 => Some(MessageKind::ProfileAppend),
+            105 => Some(MessageKind::ProfileIncrement),
+            106 => Some(MessageKind::ProfileDelete),
             _ => None,
         }
     }
@@ -33,6 +41,8 @@ impl MessageKind {
             MessageKind::ProfileInsert => 102,
             MessageKind::ProfileUnset => 103,
             MessageKind::ProfileAppend => 104,
+            MessageKind::ProfileIncrement => 105,
+            MessageKind::ProfileDelete => 106,
         }
     }
 
@@ -63,11 +73,11 @@ mod tests {
 
     #[test]
     fn stype_round_trips_and_profile_kinds_are_profiles() {
-        for stype in 100..=104 {
+        for stype in 100..=106 {
             let kind = MessageKind::from_stype(stype).unwrap();
             assert_eq!(kind.stype(), stype);
             assert_eq!(kind.is_profile(), stype != 100);
         }
-        assert_eq!(MessageKind::from_stype(105), None);
+        assert_eq!(MessageKind::from_stype(107), None);
     }
 }

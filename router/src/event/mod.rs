@@ -24,6 +24,14 @@ pub enum TimeSource {
     Client,
 }
 
+/// The wire format an event arrived in, when it was not slog's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Wire {
+    /// A Sensors Analytics SDK's message (`/sa`, `/sa.gif`), mapped onto slog's model.
+    Sensors,
+}
+
 /// One accepted event, normalised.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
@@ -58,6 +66,13 @@ pub struct Event {
     /// The plugin that emitted this virtual event (tracking plan §5.1); absent for events sent by clients.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub derived_by: Option<String>,
+    /// The wire format the event arrived in; absent for slog's own (`POST /slog/event`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wire: Option<Wire>,
+    /// The SDK's own id of the message (Sensors' `_track_id`): the same on every resend of it,
+    /// so consumers can drop an SDK's duplicates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_event_id: Option<String>,
 }
 
 impl Event {
@@ -97,6 +112,8 @@ mod tests {
             uidentity: uidentity.as_object().unwrap().clone(),
             uuid_source: None,
             derived_by: None,
+            wire: None,
+            client_event_id: None,
         }
     }
 

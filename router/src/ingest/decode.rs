@@ -1,14 +1,12 @@
 //! Request body decoding: content type, content encoding, size limits, JSON.
 //!
 //! Limits are applied twice: to the bytes as sent (`max_body_bytes`) and to the bytes after gzip
-//! (`max_decoded_bytes`), reading at most one byte past the limit, so a gzip bomb costs a few MiB
-//! and a 413, never the process.
+//! (`max_decoded_bytes`, see `inflate`), so a gzip bomb costs a few MiB and a 413.
 use crate::error::{Code, Rejection};
+use crate::inflate::{gunzip_limited, InflateError};
 use crate::state::Limits;
 use axum::http::{header, HeaderMap};
-use flate2::read::GzDecoder;
 use serde_json::Value;
-use std::io::Read;
 
 /// What a request body holds.
 #[derive(Debug)]
@@ -101,24 +99,17 @@ pub fn decode(body: &[u8], encoding: Encoding, limits: &Limits) -> Result<Payloa
 }
 
 fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, Rejection> {
-    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit));
-    GzDecoder::new(body)
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| {
-            Rejection::field(
-                Code::InvalidGzip,
-                "Content-Encoding",
-                format!("the body is not valid gzip: {e}"),
-            )
-        })?;
-    if out.len() > limit {
-        return Err(Rejection::request(
+    gunzip_limited(body, limit).map_err(|e| match e {
+        InflateError::Corrupt(e) => Rejection::field(
+            Code::InvalidGzip,
+            "Content-Encoding",
+            format!("the body is not valid gzip: {e}"),
+        ),
+        InflateError::TooLarge(limit) => Rejection::request(
             Code::BodyTooLarge,
             format!("the body is larger than {limit} bytes once decompressed"),
-        ));
-    }
-    Ok(out)
+        ),
+    })
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ pub const DESCRIPTION: &str = "The body is one message or a JSON array of them (
     is the CORS preflight, answered for the origins in `server.cors_allowed_origins`.";
 
 /// One SDK message in the tracking plan's §3.1 format: a track event (`stype` 100) or a profile message
-/// (101–104). Any other top-level field is refused (`unknown_field`): event properties belong in
+/// (101–106). Any other top-level field is refused (`unknown_field`): event properties belong in
 /// `ps`. Which `eid`, `ps` and `uidentity` names are accepted is up to the metadata registry and
 /// the project's policy (`strict` refuses unregistered names with `unregistered_event` /
 /// `unknown_property`).
@@ -44,9 +44,9 @@ pub struct Message {
     #[schema(min_length = 1, max_length = 64)]
     pub project: String,
     /// 100 track, 101 profile_update, 102 profile_insert, 103 profile_unset, 104
-    /// profile_append. Other values in 100–199 are reserved (`unsupported_stype`); outside
-    /// 100–199 is `invalid_value`.
-    #[schema(minimum = 100, maximum = 104)]
+    /// profile_append, 105 profile_increment, 106 profile_delete. Other values in 100–199 are
+    /// reserved (`unsupported_stype`); outside 100–199 is `invalid_value`.
+    #[schema(minimum = 100, maximum = 106)]
     pub stype: i64,
     /// The event name: required for track messages, optional for profile messages.
     #[schema(min_length = 1, max_length = 64)]
@@ -63,7 +63,7 @@ pub struct Message {
     pub ver: Option<String>,
     #[schema(schema_with = cache_buster)]
     pub r: Option<Value>,
-    /// Event properties (profile properties for stype 101–104); each key must be registered and
+    /// Event properties (profile properties for stype 101–106); each key must be registered and
     /// each value must match its registered `value_type`.
     #[schema(value_type = Option<Object>)]
     pub ps: Option<Map<String, Value>>,
@@ -157,30 +157,32 @@ impl IntoResponses for EventAnswers {
                     error(),
                 ),
             ),
-            (
-                "503",
-                json(
-                    "`sink_unavailable` or `identity_unavailable`: nothing of the request was \
-                     accepted; resend it whole after `Retry-After`",
-                    error(),
-                )
-                .header(
-                    "Retry-After",
-                    HeaderBuilder::new()
-                        .schema(
-                            ObjectBuilder::new()
-                                .schema_type(Type::Integer)
-                                .minimum(Some(1)),
-                        )
-                        .description(Some("Seconds to wait before resending"))
-                        .build(),
-                ),
-            ),
+            ("503", unavailable()),
         ]
         .into_iter()
         .map(|(status, response)| (status.to_owned(), response.build().into()))
         .collect()
     }
+}
+
+/// The 503 of the event endpoints: nothing accepted, resend after `Retry-After`.
+pub(super) fn unavailable() -> ResponseBuilder {
+    json(
+        "`sink_unavailable` or `identity_unavailable`: nothing of the request was accepted; \
+         resend it whole after `Retry-After`",
+        schema_ref::<ErrorBody>(),
+    )
+    .header(
+        "Retry-After",
+        HeaderBuilder::new()
+            .schema(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1)),
+            )
+            .description(Some("Seconds to wait before resending"))
+            .build(),
+    )
 }
 
 /// `r`: a number or a string.
@@ -196,18 +198,18 @@ fn cache_buster() -> ObjectBuilder {
         ))
 }
 
-fn schema_ref<T: ToSchema>() -> RefOr<Schema> {
+pub(super) fn schema_ref<T: ToSchema>() -> RefOr<Schema> {
     Ref::from_schema_name(T::name()).into()
 }
 
-fn one_of<const N: usize>(items: [RefOr<Schema>; N]) -> RefOr<Schema> {
+pub(super) fn one_of<const N: usize>(items: [RefOr<Schema>; N]) -> RefOr<Schema> {
     items
         .into_iter()
         .fold(OneOfBuilder::new(), OneOfBuilder::item)
         .into()
 }
 
-fn json(description: &str, schema: RefOr<Schema>) -> ResponseBuilder {
+pub(super) fn json(description: &str, schema: RefOr<Schema>) -> ResponseBuilder {
     ResponseBuilder::new()
         .description(description)
         .content("application/json", Content::new(Some(schema)))

@@ -11,7 +11,7 @@ use crate::error::{Code, Rejection};
 use crate::pipeline::{BatchOutcome, RequestContext};
 use crate::state::AppState;
 use crate::telemetry::count_rejection;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
@@ -41,13 +41,7 @@ pub async fn post_event(
 ) -> Response {
     match read_and_decode(&state, &headers, body).await {
         Ok(payload) => {
-            let request = RequestContext {
-                client_ip: client_ip(peer.ip(), &headers, &state.enrichers.trusted_proxies),
-                user_agent: headers
-                    .get(header::USER_AGENT)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned),
-            };
+            let request = request_context(&state, peer, &headers);
             process(&state, &request, payload).await
         }
         Err(rejection) => {
@@ -57,14 +51,35 @@ pub async fn post_event(
     }
 }
 
+/// What enrichment reads from the request: the client's address and User-Agent.
+pub(super) fn request_context(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> RequestContext {
+    RequestContext {
+        client_ip: client_ip(peer.ip(), headers, &state.enrichers.trusted_proxies),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    }
+}
+
 async fn read_and_decode(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Payload, Rejection> {
     let encoding = decode::check_headers(headers)?;
+    let bytes = read_body(state, body).await?;
+    decode::decode(&bytes, encoding, &state.limits)
+}
+
+/// The request body, refused past `server.max_body_bytes`.
+pub(super) async fn read_body(state: &AppState, body: Body) -> Result<Bytes, Rejection> {
     let limit = state.limits.max_body_bytes;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
         if is_length_limit(&e) {
             Rejection::request(
                 Code::BodyTooLarge,
@@ -76,8 +91,7 @@ async fn read_and_decode(
                 format!("the body could not be read: {e}"),
             )
         }
-    })?;
-    decode::decode(&bytes, encoding, &state.limits)
+    })
 }
 
 fn is_length_limit(error: &axum::Error) -> bool {

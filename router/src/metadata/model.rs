@@ -50,7 +50,7 @@ impl utoipa::PartialSchema for ValueType {
             .schema_type(Type::Integer)
             .enum_values(Some(0..=4))
             .description(Some(
-                "0 string, 1 datetime (epoch ms or \"YYYY-MM-DD HH:MM:SS[.SSS]\"), 2 bool, 3 int, 4 double",
+                "0 string, 1 datetime (epoch ms or \"YYYY-MM-DD HH:MM:SS[.SSS]\", one to three fraction digits), 2 bool, 3 int, 4 double",
             ))
             .into()
     }
@@ -94,10 +94,11 @@ impl ValueType {
     }
 }
 
-/// `YYYY-MM-DD HH:MM:SS` with an optional `.SSS`, with plausible field ranges.
+/// `YYYY-MM-DD HH:MM:SS` with an optional fraction of one to three digits (the Sensors web SDK
+/// writes its milliseconds unpadded: `.75`), with plausible field ranges.
 fn is_datetime_text(s: &str) -> bool {
     let b = s.as_bytes();
-    if !(b.len() == 19 || (b.len() == 23 && b[19] == b'.')) {
+    if !(b.len() == 19 || ((21..=23).contains(&b.len()) && b[19] == b'.')) {
         return false;
     }
     let num = |range: std::ops::Range<usize>| -> Option<u32> {
@@ -115,7 +116,7 @@ fn is_datetime_text(s: &str) -> bool {
         num(14..16),
         num(17..19),
     );
-    let millis_ok = b.len() == 19 || num(20..23).is_some();
+    let millis_ok = b.len() == 19 || num(20..b.len()).is_some();
     match fields {
         (Some(_), Some(mo), Some(d), Some(h), Some(mi), Some(sec)) => {
             separators
@@ -295,7 +296,12 @@ mod tests {
         assert!(dt.accepts(&json!(1434556935000_i64)));
         assert!(dt.accepts(&json!("2019-04-28 13:51:08")));
         assert!(dt.accepts(&json!("2019-04-28 13:51:08.356")));
+        // The Sensors web SDK's unpadded milliseconds.
+        assert!(dt.accepts(&json!("2019-04-28 13:51:08.75")));
+        assert!(dt.accepts(&json!("2019-04-28 13:51:08.5")));
         for bad in [
+            "2019-04-28 13:51:08.",
+            "2019-04-28 13:51:08.1234",
             "2019-04-28",
             "2019-13-01 00:00:00",
             "2019-04-28T13:51:08",

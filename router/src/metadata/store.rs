@@ -346,11 +346,14 @@ mod tests {
         assert_eq!(
             snap.counts(),
             [
-                ("events", 7),
-                // The plan's 26, and the 2 that the shipped example plugins read.
-                ("event_properties", 28),
+                // The plan's 7, and 11 the Sensors SDKs send on their own.
+                ("events", 18),
+                // The plan's 26, the 2 that the shipped example plugins read, and 47 that stock
+                // Sensors SDKs send.
+                ("event_properties", 75),
                 ("user_identity_properties", 21),
-                ("profile_properties", 9)
+                // The plan's 9 and 11 that stock Sensors SDKs send.
+                ("profile_properties", 20)
             ]
         );
         let pv = snap

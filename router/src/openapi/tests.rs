@@ -5,8 +5,12 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 /// Every route the app serves, as `METHOD path` (the README's API reference).
-const ENDPOINTS: [&str; 24] = [
+const ENDPOINTS: [&str; 28] = [
     "POST /slog/event",
+    "GET /sa",
+    "POST /sa",
+    "GET /sa.gif",
+    "POST /sa.gif",
     "GET /healthz",
     "GET /readyz",
     "GET /metrics",

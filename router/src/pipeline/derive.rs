@@ -34,6 +34,8 @@ pub fn first_referrer_profile(event: &Event) -> Option<Event> {
         eid: None,
         client_time: None,
         ps,
+        // The SDK's id names the track event, not this profile message slog made from it.
+        client_event_id: None,
         ..event.clone()
     })
 }

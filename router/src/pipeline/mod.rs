@@ -101,22 +101,41 @@ impl Pipeline {
         &self.plugins
     }
 
-    /// Runs one request's messages, received at `received_at` (epoch ms), to durable records.
+    /// Runs one request's messages (slog's wire format), received at `received_at` (epoch ms),
+    /// to durable records.
     pub async fn run(
         &self,
         request: &RequestContext,
         messages: Vec<Value>,
         received_at: i64,
     ) -> BatchOutcome {
-        let count = messages.len();
+        let events = messages
+            .into_iter()
+            .map(|m| {
+                normalize::normalize(m, received_at).map_err(|rejection| Refused {
+                    rejection,
+                    dead_letter: None,
+                })
+            })
+            .collect();
+        self.run_events(request, events).await
+    }
+
+    /// Runs one request's messages, already parsed from their wire format (or refused by its
+    /// parser), to durable records.
+    pub async fn run_events(
+        &self,
+        request: &RequestContext,
+        events: Vec<Result<Event, Refused>>,
+    ) -> BatchOutcome {
+        let count = events.len();
         let snapshot = self.registry.snapshot();
         // One chain for the whole request: a reload swapping in a new one mid-batch does not split it.
         let chain = self.plugins.chain();
-        let mut admissions: Vec<Result<Admitted, Refused>> = messages
+        let mut admissions: Vec<Result<Admitted, Refused>> = events
             .into_iter()
-            .map(|m| {
-                self.stages
-                    .admit(&chain, &snapshot, request, m, received_at)
+            .map(|parsed| {
+                parsed.and_then(|event| self.stages.admit_event(&chain, &snapshot, request, event))
             })
             .collect();
         if let Some(identity) = &self.identity {

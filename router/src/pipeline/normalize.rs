@@ -4,13 +4,14 @@
 //! [`Rejection`] naming the field, so an SDK author can fix the call from the response alone.
 //! The rules (also in the README, "Request format"):
 //! - `project` is required, a non-empty string of at most 64 characters (the registry's column width).
-//! - `stype` is required, an integer: 100 track, 101..=104 profile_*; other values in 100..=199 are
+//! - `stype` is required, an integer: 100 track, 101..=106 profile_*; other values in 100..=199 are
 //!   reserved (`unsupported_stype`), anything else is `invalid_value`.
 //! - `eid` is required for track (non-empty, at most 64 characters), optional for profile messages.
 //! - `use_server_time` defaults to true: the receive time is the event time and a sent `time` is kept
 //!   as `client_time`. When false, `time` (epoch ms) is required and must lie between 2000-01-01 and
 //!   one day after the receive time (catches seconds sent as milliseconds, and broken clocks).
-//! - `ps` and `uidentity` are objects when present. Identity values are strings or integers; an
+//! - `ps` and `uidentity` are objects when present. profile_increment's `ps` values are numbers;
+//!   profile_delete has no `ps` (it deletes the whole profile). Identity values are strings or integers; an
 //!   integer becomes its decimal text (`42` and `"42"` are one identity), and an empty or null
 //!   identity is no identity: it is dropped, the event is not refused for it.
 //! - `sid` and `ver` are strings; `r` (the SDK's cache buster) is any scalar and is dropped.
@@ -104,6 +105,7 @@ pub fn normalize(message: Value, received_at: i64) -> Result<Event, Rejection> {
         Some(other) => return Err(wrong_type("r", "a number or string", &other)),
     }
     let ps = take_object(&mut obj, "ps")?;
+    check_profile_operands(kind, &ps)?;
     let mut uidentity = take_object(&mut obj, "uidentity")?;
     canonical_identities(&mut uidentity)?;
 
@@ -122,6 +124,8 @@ pub fn normalize(message: Value, received_at: i64) -> Result<Event, Rejection> {
         uidentity,
         uuid_source: None,
         derived_by: None,
+        wire: None,
+        client_event_id: None,
     })
 }
 
@@ -131,7 +135,7 @@ fn kind_of(stype: i64) -> Result<MessageKind, Rejection> {
             Rejection::field(
                 Code::UnsupportedStype,
                 "stype",
-                format!("stype {stype} is reserved and not supported yet; supported: 100 track, 101 profile_update, 102 profile_insert, 103 profile_unset, 104 profile_append"),
+                format!("stype {stype} is reserved and not supported yet; supported: 100 track, 101 profile_update, 102 profile_insert, 103 profile_unset, 104 profile_append, 105 profile_increment, 106 profile_delete"),
             )
         } else {
             Rejection::field(
@@ -141,6 +145,31 @@ fn kind_of(stype: i64) -> Result<MessageKind, Rejection> {
             )
         }
     })
+}
+
+/// The operands the two operations with fixed shapes need: profile_increment adds numbers, and
+/// profile_delete deletes the whole profile, so it names no property.
+fn check_profile_operands(kind: MessageKind, ps: &Map<String, Value>) -> Result<(), Rejection> {
+    match kind {
+        MessageKind::ProfileIncrement => match ps.iter().find(|(_, v)| !v.is_number()) {
+            Some((key, value)) => Err(Rejection::field(
+                Code::InvalidType,
+                &format!("ps.{key}"),
+                format!(
+                    "profile_increment adds numbers to numeric properties, got {}",
+                    type_name(value)
+                ),
+            )),
+            None => Ok(()),
+        },
+        MessageKind::ProfileDelete if !ps.is_empty() => Err(Rejection::field(
+            Code::InvalidValue,
+            "ps",
+            "profile_delete deletes the whole profile and takes no properties; use \
+             profile_unset (103) to remove some",
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn check_client_time(t: i64, received_at: i64) -> Result<(), Rejection> {

@@ -4,9 +4,11 @@
 //! track → the track topic (`events`), profile_* → the profile topic (`users`). The key is the
 //! event's partition key (uuid, else first identity) so one user's events stay ordered. The event is
 //! serialised here, once; sinks only move bytes. Well-formed events the registry refused go to
-//! the dead-letter topic as `{"rejected_at", "reason": {code, field, message}, "event": <record>}`.
+//! the dead-letter topic as `{"rejected_at", "reason": {code, field, message}, "event": <record>}`;
+//! a message of another wire format that could not be mapped onto an event, as
+//! `{"rejected_at", "reason", "wire", "message": <as received>}`.
 use crate::error::Rejection;
-use crate::event::{Event, Identity, Merge};
+use crate::event::{Event, Identity, Merge, Wire};
 use crate::invalid_config::InvalidConfig;
 use crate::sink::Record;
 use serde::{Deserialize, Serialize};
@@ -18,7 +20,7 @@ use std::sync::Arc;
 pub struct RoutingConfig {
     /// Topic for track events (stype 100).
     pub track_topic: String,
-    /// Topic for profile_* messages (stype 101..=104).
+    /// Topic for profile_* messages (stype 101..=106).
     pub profile_topic: String,
     /// Topic for well-formed events the registry refused, with the reason.
     pub dead_letter_topic: String,
@@ -67,6 +69,15 @@ struct DeadLetter<'a> {
     rejected_at: i64,
     reason: &'a Rejection,
     event: &'a Event,
+}
+
+/// A message of another wire format that never became an event, as it was received.
+#[derive(Serialize)]
+struct RawDeadLetter<'a> {
+    rejected_at: i64,
+    reason: &'a Rejection,
+    wire: Wire,
+    message: &'a serde_json::Value,
 }
 
 /// The identity-merge message (README "Unified identity"): `from_uuid`'s history is `to_uuid`'s.
@@ -142,6 +153,28 @@ impl RecordBuilder {
         }
     }
 
+    /// The dead-letter record of a `wire` message slog could not map onto an event, refused for
+    /// `reason` in a request received at `received_at`: `{"rejected_at", "reason", "wire", "message": <as received>}`, without a key.
+    pub fn raw_dead_letter(
+        &self,
+        message: &serde_json::Value,
+        wire: Wire,
+        reason: &Rejection,
+        received_at: i64,
+    ) -> Record {
+        let letter = RawDeadLetter {
+            rejected_at: received_at,
+            reason,
+            wire,
+            message,
+        };
+        Record {
+            topic: self.dead_letter_topic.clone(),
+            key: None,
+            payload: serde_json::to_vec(&letter).expect("a dead letter always serialises"),
+        }
+    }
+
     /// The dead-letter record of `event`, refused for `reason`; keyed like the event itself.
     pub fn dead_letter(&self, event: &Event, reason: &Rejection) -> Record {
         let letter = DeadLetter {
@@ -178,7 +211,7 @@ mod tests {
             &*builder().record(&normalize(msg(100), 1).unwrap()).topic,
             "ev"
         );
-        for stype in 101..=104 {
+        for stype in 101..=106 {
             assert_eq!(
                 &*builder().record(&normalize(msg(stype), 1).unwrap()).topic,
                 "us"

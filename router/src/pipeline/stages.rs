@@ -8,7 +8,7 @@ use super::records::{RecordBuilder, RoutingConfig};
 use super::{derive, enrich, normalize, validate, RequestContext};
 use crate::enrich::Enrichers;
 use crate::error::Rejection;
-use crate::event::{Event, Merge};
+use crate::event::{Event, Merge, Wire};
 use crate::metadata::{RegistryConfig, Snapshot};
 use crate::plugins::Chain;
 use crate::sink::Record;
@@ -89,11 +89,22 @@ impl Stages {
         message: Value,
         received_at: i64,
     ) -> Result<Admitted, Refused> {
-        let mut event =
-            normalize::normalize(message, received_at).map_err(|rejection| Refused {
-                rejection,
-                dead_letter: None,
-            })?;
+        let event = normalize::normalize(message, received_at).map_err(|rejection| Refused {
+            rejection,
+            dead_letter: None,
+        })?;
+        self.admit_event(chain, snapshot, request, event)
+    }
+
+    /// [`Stages::admit`] for an event already parsed from its wire format (`normalize`, or
+    /// another wire format's translation).
+    pub fn admit_event(
+        &self,
+        chain: &Chain,
+        snapshot: &Snapshot,
+        request: &RequestContext,
+        mut event: Event,
+    ) -> Result<Admitted, Refused> {
         let policy = self.registry.policy_for(&event.project);
         match validate::validate(&event, snapshot, policy) {
             Ok(findings) => {
@@ -156,6 +167,24 @@ impl Stages {
         match self.admit(chain, snapshot, request, message, received_at) {
             Ok(admitted) => self.complete(chain, admitted),
             Err(refused) => Outcome::Rejected(refused),
+        }
+    }
+
+    /// A refusal of a message that never became an event (another wire format's message slog
+    /// could not map): dead-lettered as received, with the reason.
+    pub fn refuse_message(
+        &self,
+        message: &Value,
+        wire: Wire,
+        rejection: Rejection,
+        received_at: i64,
+    ) -> Refused {
+        Refused {
+            dead_letter: Some(
+                self.records
+                    .raw_dead_letter(message, wire, &rejection, received_at),
+            ),
+            rejection,
         }
     }
 

@@ -4,7 +4,8 @@
 //! - `ps` keys: event properties for track, profile properties for profile_* messages.
 //! - `uidentity` keys: identity properties; `uuid` is always allowed (it is what slog fills).
 //! - Values must match their `value_type`; profile_append values are arrays of such values;
-//!   profile_unset names keys only, so its values are not checked.
+//!   profile_unset names keys only, so its values are not checked; profile_increment needs a
+//!   property registered as int or double.
 //! - Unknown names are handled by the project's [`Policy`]; a type mismatch is always refused.
 //!
 //! Reads only the in-memory snapshot: no I/O per event.
@@ -120,6 +121,8 @@ fn check_value(
     let Some(def) = registry.property(kind, key) else {
         let inferred = match (message, value) {
             (MessageKind::ProfileUnset, _) => Some(ValueType::String),
+            (MessageKind::ProfileIncrement, v) if v.is_i64() || v.is_u64() => Some(ValueType::Int),
+            (MessageKind::ProfileIncrement, _) => Some(ValueType::Double),
             (MessageKind::ProfileAppend, Value::Array(items)) => {
                 items.first().and_then(ValueType::infer)
             }
@@ -143,6 +146,9 @@ fn check_value(
     let ok = (kind == PropertyKind::Identity && value.is_string())
         || match message {
             MessageKind::ProfileUnset => true,
+            MessageKind::ProfileIncrement => {
+                matches!(t, ValueType::Int | ValueType::Double) && t.accepts(value)
+            }
             MessageKind::ProfileAppend => value
                 .as_array()
                 .is_some_and(|items| items.iter().all(|v| t.accepts(v))),
@@ -151,10 +157,10 @@ fn check_value(
     if ok {
         return Ok(());
     }
-    let expected = if message == MessageKind::ProfileAppend {
-        format!("an array of {} values (profile_append)", t.name())
-    } else {
-        t.name().to_owned()
+    let expected = match message {
+        MessageKind::ProfileAppend => format!("an array of {} values (profile_append)", t.name()),
+        MessageKind::ProfileIncrement => format!("{} (profile_increment needs a number)", t.name()),
+        _ => t.name().to_owned(),
     };
     let field = field();
     Err(Rejection::field(

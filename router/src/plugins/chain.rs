@@ -345,6 +345,8 @@ fn virtual_events(
                 uidentity: source.uidentity.clone(),
                 uuid_source: source.uuid_source,
                 derived_by: Some(plugin.to_owned()),
+                wire: None,
+                client_event_id: None,
             })
         })
         .collect()

@@ -33,7 +33,8 @@ pub struct EventRow {
     pub props: String,
 }
 
-/// The profile operations of the tracking plan (§3.1, stype 101..=104).
+/// The profile operations of the tracking plan (§3.1, stype 101..=104) and the two slog adds
+/// (105, 106).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProfileOp {
     /// 101: each property is set to the given value.
@@ -44,6 +45,11 @@ pub enum ProfileOp {
     Unset,
     /// 104: each value is appended to the property's list.
     Append,
+    /// 105: each number is added to the property (a missing property counts as 0; a property
+    /// holding something other than a number is left as it is).
+    Increment,
+    /// 106: every property is removed.
+    Delete,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -126,6 +132,8 @@ impl Row {
             "profile_insert" => ProfileOp::Insert,
             "profile_unset" => ProfileOp::Unset,
             "profile_append" => ProfileOp::Append,
+            "profile_increment" => ProfileOp::Increment,
+            "profile_delete" => ProfileOp::Delete,
             other => return Err(RowError::UnknownType(other.to_owned())),
         };
         let Some(uuid) = uuid_of(&record) else {
@@ -160,6 +168,10 @@ impl Row {
 impl ProfileOp {
     /// Applies this operation's `props` to the profile `current`.
     pub fn apply(self, current: &mut Map<String, Value>, props: &Map<String, Value>) {
+        if self == ProfileOp::Delete {
+            current.clear();
+            return;
+        }
         for (key, value) in props {
             match self {
                 ProfileOp::Update => {
@@ -186,9 +198,28 @@ impl ProfileOp {
                         other => list.push(other.clone()),
                     }
                 }
+                ProfileOp::Increment => {
+                    let slot = current.entry(key.clone()).or_insert(Value::from(0));
+                    if let Some(sum) = add(slot, value) {
+                        *slot = sum;
+                    }
+                }
+                ProfileOp::Delete => unreachable!("handled before the loop"),
             }
         }
     }
+}
+
+/// `a + b` for two numbers: exact for integers (while they fit in an i64), a double otherwise;
+/// `None` when either is not a number.
+fn add(a: &Value, b: &Value) -> Option<Value> {
+    if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
+        if let Some(sum) = x.checked_add(y) {
+            return Some(Value::from(sum));
+        }
+    }
+    let sum = a.as_f64()? + b.as_f64()?;
+    serde_json::Number::from_f64(sum).map(Value::Number)
 }
 
 fn text(field: &Option<Value>, key: &'static str) -> Result<String, RowError> {
@@ -301,8 +332,19 @@ mod tests {
             &props(json!({"tags": ["b", "c"], "name": "x"})),
         );
         assert_eq!(
-            Value::Object(profile),
+            Value::Object(profile.clone()),
             json!({"name": ["Wang", "x"], "age": 3, "tags": ["a", "b", "c"]})
         );
+        ProfileOp::Increment.apply(
+            &mut profile,
+            &props(json!({"age": 2, "visits": 1, "score": 0.5, "tags": 1})),
+        );
+        ProfileOp::Increment.apply(&mut profile, &props(json!({"score": 1})));
+        assert_eq!(
+            Value::Object(profile.clone()),
+            json!({"name": ["Wang", "x"], "age": 5, "tags": ["a", "b", "c"], "visits": 1, "score": 1.5})
+        );
+        ProfileOp::Delete.apply(&mut profile, &Map::new());
+        assert!(profile.is_empty());
     }
 }

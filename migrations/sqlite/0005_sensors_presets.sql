@@ -1,0 +1,81 @@
+-- The presets the Sensors Analytics SDKs need (README "Sensors Analytics SDKs"): the events they
+-- send on their own (their `$` names without the `$`: `$SignUp` -> SignUp) and the `$` properties
+-- a stock SDK sends by default that the tracking plan has no row for, so that a stock SDK is not
+-- refused under the strict policy. Rows an operator registered under these names before are kept
+-- as they are (IGNORE).
+INSERT OR IGNORE INTO events (id, name, project, is_reserve, need_uuid, proposer, create_time) VALUES
+    ('SignUp', '注册（登录并关联匿名身份）', NULL, 1, 1, 'system', 1556409600),
+    ('BindID', '身份绑定', NULL, 1, 1, 'system', 1556409600),
+    ('AppInstall', 'App 安装激活', NULL, 1, 1, 'system', 1556409600),
+    ('AppPageLeave', 'App 页面离开', NULL, 1, 1, 'system', 1556409600),
+    ('WebPageLeave', 'Web 页面离开', NULL, 1, 1, 'system', 1556409600),
+    ('MPLaunch', '小程序启动', NULL, 1, 1, 'system', 1556409600),
+    ('MPShow', '小程序显示', NULL, 1, 1, 'system', 1556409600),
+    ('MPHide', '小程序进入后台', NULL, 1, 1, 'system', 1556409600),
+    ('MPViewScreen', '小程序浏览页面', NULL, 1, 1, 'system', 1556409600),
+    ('MPShare', '小程序分享', NULL, 1, 1, 'system', 1556409600),
+    ('MPClick', '小程序元素点击', NULL, 1, 1, 'system', 1556409600);
+
+INSERT OR IGNORE INTO event_properties (`key`, name, value_type, is_reserve, proposer, create_time) VALUES
+    ('timezone_offset', '时区偏移（分钟）', 3, 1, 'system', 1556409600),
+    ('viewport_width', '视区宽度', 3, 1, 'system', 1556409600),
+    ('viewport_height', '视区高度', 3, 1, 'system', 1556409600),
+    ('viewport_position', '视区距顶部的位置', 3, 1, 'system', 1556409600),
+    ('is_first_day', '是否首日访问', 2, 1, 'system', 1556409600),
+    ('lib_method', '埋点方式（code / autoTrack）', 0, 1, 'system', 1556409600),
+    ('latest_referrer', '最近一次站外前向地址', 0, 1, 'system', 1556409600),
+    ('latest_referrer_host', '最近一次站外前向域名', 0, 1, 'system', 1556409600),
+    ('latest_traffic_source_type', '最近一次流量来源类型', 0, 1, 'system', 1556409600),
+    ('latest_search_keyword', '最近一次搜索引擎关键词', 0, 1, 'system', 1556409600),
+    ('latest_landing_page', '最近一次落地页', 0, 1, 'system', 1556409600),
+    ('latest_utm_source', '最近一次广告来源', 0, 1, 'system', 1556409600),
+    ('latest_utm_medium', '最近一次广告媒介', 0, 1, 'system', 1556409600),
+    ('latest_utm_campaign', '最近一次广告活动', 0, 1, 'system', 1556409600),
+    ('latest_utm_content', '最近一次广告内容', 0, 1, 'system', 1556409600),
+    ('latest_utm_term', '最近一次广告关键词', 0, 1, 'system', 1556409600),
+    ('utm_source', '广告来源', 0, 1, 'system', 1556409600),
+    ('utm_medium', '广告媒介', 0, 1, 'system', 1556409600),
+    ('utm_campaign', '广告活动', 0, 1, 'system', 1556409600),
+    ('utm_content', '广告内容', 0, 1, 'system', 1556409600),
+    ('utm_term', '广告关键词', 0, 1, 'system', 1556409600),
+    ('element_id', '元素 ID', 0, 1, 'system', 1556409600),
+    ('element_content', '元素内容', 0, 1, 'system', 1556409600),
+    ('element_type', '元素类型', 0, 1, 'system', 1556409600),
+    ('element_name', '元素名称', 0, 1, 'system', 1556409600),
+    ('element_class_name', '元素样式名', 0, 1, 'system', 1556409600),
+    ('element_selector', '元素选择器', 0, 1, 'system', 1556409600),
+    ('element_path', '元素路径', 0, 1, 'system', 1556409600),
+    ('element_target_url', '元素链接地址', 0, 1, 'system', 1556409600),
+    ('element_position', '元素位置', 0, 1, 'system', 1556409600),
+    ('page_x', '点击位置横坐标', 3, 1, 'system', 1556409600),
+    ('page_y', '点击位置纵坐标', 3, 1, 'system', 1556409600),
+    ('event_duration', '事件时长（秒）', 4, 1, 'system', 1556409600),
+    ('url_host', '页面域名', 0, 1, 'system', 1556409600),
+    ('device_id', '设备 ID', 0, 1, 'system', 1556409600),
+    ('app_id', '应用唯一标识', 0, 1, 'system', 1556409600),
+    ('app_name', '应用名称', 0, 1, 'system', 1556409600),
+    ('screen_name', '页面名称', 0, 1, 'system', 1556409600),
+    ('screen_orientation', '屏幕方向', 0, 1, 'system', 1556409600),
+    ('brand', '设备品牌', 0, 1, 'system', 1556409600),
+    ('app_state', 'App 状态', 0, 1, 'system', 1556409600),
+    ('browser_language', '浏览器语言', 0, 1, 'system', 1556409600),
+    ('scene', '小程序启动场景', 0, 1, 'system', 1556409600),
+    ('latest_scene', '最近一次小程序启动场景', 0, 1, 'system', 1556409600),
+    ('share_depth', '分享次数', 3, 1, 'system', 1556409600),
+    ('url_query', '页面参数', 0, 1, 'system', 1556409600),
+    ('referrer_title', '前向页面标题', 0, 1, 'system', 1556409600);
+
+INSERT OR IGNORE INTO profile_properties (`key`, name, value_type, is_reserve, proposer, create_time) VALUES
+    ('first_browser_language', '首次访问的浏览器语言', 0, 1, 'system', 1556409600),
+    ('first_browser_charset', '首次访问的浏览器字符集', 0, 1, 'system', 1556409600),
+    ('first_traffic_source_type', '首次流量来源类型', 0, 1, 'system', 1556409600),
+    ('first_search_keyword', '首次搜索引擎关键词', 0, 1, 'system', 1556409600),
+    ('first_landing_page', '首次落地页', 0, 1, 'system', 1556409600),
+    ('first_utm_source', '首次广告来源', 0, 1, 'system', 1556409600),
+    ('first_utm_medium', '首次广告媒介', 0, 1, 'system', 1556409600),
+    ('first_utm_campaign', '首次广告活动', 0, 1, 'system', 1556409600),
+    ('first_utm_content', '首次广告内容', 0, 1, 'system', 1556409600),
+    ('first_utm_term', '首次广告关键词', 0, 1, 'system', 1556409600),
+    ('timezone_offset', '时区偏移（分钟）', 3, 1, 'system', 1556409600);
+
+UPDATE registry_version SET version = version + 1 WHERE id = 1;
