@@ -44,6 +44,22 @@ pub async fn admin_request(
     answer(request.send().await.expect("admin request")).await
 }
 
+/// Registers `properties` (key and value_type) in the admin API's `table`
+/// (`event-properties`, `profile-properties`, ...).
+pub async fn register_properties(
+    slog: &Slog,
+    token: &str,
+    table: &str,
+    properties: &[(&str, i64)],
+) {
+    for (key, value_type) in properties {
+        let property = json!({"key": key, "name": key, "value_type": value_type, "proposer": "li"});
+        let path = format!("/admin/{table}");
+        let (status, body) = admin_request(slog, token, Method::POST, &path, Some(property)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+}
+
 /// Registers the tracking plan's buyCourse for zhibo and the event properties `properties`
 /// (key and value_type) through the admin API, as the quick start does.
 pub async fn register_buy_course(slog: &Slog, token: &str, properties: &[(&str, i64)]) {
@@ -52,16 +68,5 @@ pub async fn register_buy_course(slog: &Slog, token: &str, properties: &[(&str, 
     let (status, body) =
         admin_request(slog, token, Method::POST, "/admin/events", Some(event)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    for (key, value_type) in properties {
-        let property = json!({"key": key, "name": key, "value_type": value_type, "proposer": "li"});
-        let (status, body) = admin_request(
-            slog,
-            token,
-            Method::POST,
-            "/admin/event-properties",
-            Some(property),
-        )
-        .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-    }
+    register_properties(slog, token, "event-properties", properties).await;
 }

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use reqwest::{header, Client, Method, StatusCode};
 use serde_json::{json, Value};
 use slog_tests::harness::{consume, create_topics, Broker, Slog};
-use slog_tests::http::{admin_request, register_buy_course};
+use slog_tests::http::{register_buy_course, register_properties};
 use slog_tests::persons::{final_uuid, merges};
 use slog_tests::sensors::{self, Sdk};
 use std::collections::{BTreeSet, HashMap};
@@ -29,18 +29,13 @@ async fn register_scenario(slog: &Slog) {
         &[("course_name", 0), ("course_type", 0), ("money", 3)],
     )
     .await;
-    for (key, value_type) in [("tags", 0), ("login_count", 3)] {
-        let property = json!({"key": key, "name": key, "value_type": value_type, "proposer": "li"});
-        let (status, body) = admin_request(
-            slog,
-            TOKEN,
-            Method::POST,
-            "/admin/profile-properties",
-            Some(property),
-        )
-        .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-    }
+    register_properties(
+        slog,
+        TOKEN,
+        "profile-properties",
+        &[("tags", 0), ("login_count", 3)],
+    )
+    .await;
 }
 
 /// Whether `record` is about the run whose ids end in `run`.

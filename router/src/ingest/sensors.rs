@@ -150,17 +150,15 @@ async fn receive(
         )
         .into_response();
     };
-    let messages = match read_messages(&state, query.as_deref(), &headers, body).await {
-        Ok(messages) => messages,
-        Err(rejection) => {
-            count_rejection(rejection.code, 1);
-            return rejection.into_response();
-        }
-    };
+    let (messages, url_project) =
+        match read_messages(&state, query.as_deref(), &headers, body).await {
+            Ok(read) => read,
+            Err(rejection) => {
+                count_rejection(rejection.code, 1);
+                return rejection.into_response();
+            }
+        };
     let received_at = now_ms();
-    let url_project = query
-        .as_deref()
-        .and_then(|q| Form::parse(Some(q), b"").project);
     let context = Context {
         config,
         url_project: url_project.as_deref(),
@@ -190,13 +188,13 @@ async fn receive(
     }
 }
 
-/// The messages of the request, or why it cannot be read.
+/// The messages of the request and the project its URL names, or why it cannot be read.
 async fn read_messages(
     state: &AppState,
     query: Option<&str>,
     headers: &HeaderMap,
     body: Option<Body>,
-) -> Result<Vec<serde_json::Value>, Rejection> {
+) -> Result<(Vec<serde_json::Value>, Option<String>), Rejection> {
     let limits = PayloadLimits {
         max_decoded_bytes: state.limits.max_decoded_bytes,
         max_batch_events: state.limits.max_batch_events,
@@ -217,7 +215,9 @@ async fn read_messages(
         }
         None => Default::default(),
     };
-    payload::messages(&Form::parse(query, &bytes), limits)
+    let form = Form::parse(query, &bytes);
+    let messages = payload::messages(&form, limits)?;
+    Ok((messages, form.project))
 }
 
 fn check_content_type(headers: &HeaderMap) -> Result<(), Rejection> {

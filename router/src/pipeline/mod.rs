@@ -111,12 +111,7 @@ impl Pipeline {
     ) -> BatchOutcome {
         let events = messages
             .into_iter()
-            .map(|m| {
-                normalize::normalize(m, received_at).map_err(|rejection| Refused {
-                    rejection,
-                    dead_letter: None,
-                })
-            })
+            .map(|m| normalize::normalize(m, received_at).map_err(Refused::malformed))
             .collect();
         self.run_events(request, events).await
     }

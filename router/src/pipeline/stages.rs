@@ -33,6 +33,17 @@ pub struct Refused {
     pub dead_letter: Option<Record>,
 }
 
+impl Refused {
+    /// A message refused before it became an event (its wire format is broken): answered to
+    /// the client, with nothing to dead-letter.
+    pub fn malformed(rejection: Rejection) -> Self {
+        Refused {
+            rejection,
+            dead_letter: None,
+        }
+    }
+}
+
 /// One message's way through the pipeline.
 #[derive(Debug)]
 pub enum Outcome {
@@ -89,10 +100,7 @@ impl Stages {
         message: Value,
         received_at: i64,
     ) -> Result<Admitted, Refused> {
-        let event = normalize::normalize(message, received_at).map_err(|rejection| Refused {
-            rejection,
-            dead_letter: None,
-        })?;
+        let event = normalize::normalize(message, received_at).map_err(Refused::malformed)?;
         self.admit_event(chain, snapshot, request, event)
     }
 

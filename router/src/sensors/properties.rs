@@ -34,14 +34,11 @@ pub fn slog_name(name: &str) -> &str {
 }
 
 /// The message's properties under slog's names, without the bookkeeping ones.
-pub fn rename(properties: Map<String, Value>) -> Map<String, Value> {
+pub fn rename(properties: &Map<String, Value>) -> Map<String, Value> {
     properties
-        .into_iter()
+        .iter()
         .filter(|(name, _)| !BOOKKEEPING.contains(&name.as_str()))
-        .map(|(name, value)| match name.strip_prefix('$') {
-            Some(bare) => (bare.to_owned(), value),
-            None => (name, value),
-        })
+        .map(|(name, value)| (slog_name(name).to_owned(), value.clone()))
         .collect()
 }
 
@@ -82,7 +79,7 @@ mod tests {
 
     #[test]
     fn preset_marks_are_dropped_and_bookkeeping_is_not_stored() {
-        let renamed = rename(map(json!({
+        let renamed = rename(&map(json!({
             "$os": "Android", "$screen_width": 1080, "course_name": "高等数学",
             "$is_login_id": true, "$project": "p", "$token": "t"
         })));

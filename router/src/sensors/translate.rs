@@ -107,7 +107,7 @@ pub fn to_event(raw: &Value, context: &Context<'_>) -> Result<Event, Rejection> 
         // profile_delete removes the whole profile; whatever properties came with it name nothing.
         Map::new()
     } else {
-        properties::rename(sent_properties.clone())
+        properties::rename(sent_properties)
     };
     if stype == 100 {
         properties::fill_client(&mut ps, lib_object);
