@@ -50,6 +50,7 @@ fn bench(c: &mut Criterion) {
         max_body_bytes: 1 << 20,
         max_decoded_bytes: 8 << 20,
         max_batch_events: 500,
+        max_string_bytes: 64 << 10,
     };
     let registry = preset_registry();
     let config = Config::default();
@@ -74,6 +75,11 @@ fn bench(c: &mut Criterion) {
                 Payload::One(_) => unreachable!("the body is a batch"),
             },
         )
+    });
+    // decode_batch100's yardstick: serde_json's own parse of the same body, which has no
+    // duplicate-key or string-length checks.
+    g.bench_function("parse_batch100_serde_json", |b| {
+        b.iter(|| serde_json::from_slice::<serde_json::Value>(&body).unwrap())
     });
     g.throughput(Throughput::Elements(1));
     g.bench_function("normalize", |b| {

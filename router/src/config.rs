@@ -4,7 +4,7 @@
 //! `[sink]` in `sink::config`, `[registry]` in `metadata::config`, `[enrich]` in
 //! `enrich::config`, `[identity]` in `identity::config`, `[plugins]` in `plugins::config`,
 //! `[warehouse]` in `warehouse::config`, `[reports]` in `reports::config`, `[sensors]` in
-//! `sensors::config`. This
+//! `sensors::config`, `[limits]` in `admission::config`. This
 //! module gathers them, owns the sections of the server itself (`[server]`, `[admin]`, `[log]`),
 //! and applies the environment overrides.
 //!
@@ -12,6 +12,7 @@
 //! variables: `SLOG_` + the key path in upper case with `__` between levels, e.g.
 //! `SLOG_SINK__KIND=kafka`, `SLOG_SINK__KAFKA__BROKERS=10.0.0.1:9092`, `SLOG_SERVER__LISTEN=0.0.0.0:8080`.
 //! A value is read as TOML when it parses as such (numbers, booleans, `["a","b"]`), else as a string.
+pub use crate::admission::LimitsConfig;
 pub use crate::enrich::config::EnrichConfig;
 pub use crate::identity::config::IdentityConfig;
 pub use crate::invalid_config::InvalidConfig;
@@ -59,6 +60,7 @@ pub struct Config {
     pub warehouse: WarehouseConfig,
     pub reports: ReportsConfig,
     pub sensors: SensorsConfig,
+    pub limits: LimitsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -78,6 +80,8 @@ pub struct ServerConfig {
     pub max_decoded_bytes: usize,
     /// Largest number of events in one batch (a JSON array).
     pub max_batch_events: usize,
+    /// Longest string (a property value, an identity, a key) in bytes once unescaped.
+    pub max_string_bytes: usize,
     /// Origins allowed to post from a browser; `["*"]` allows any origin.
     pub cors_allowed_origins: Vec<String>,
     /// How long a graceful shutdown waits for in-flight requests before giving up.
@@ -89,6 +93,11 @@ impl ServerConfig {
         if self.max_body_bytes == 0 || self.max_decoded_bytes < self.max_body_bytes {
             return Err(InvalidConfig::new(
                 "server.max_decoded_bytes must be >= server.max_body_bytes > 0",
+            ));
+        }
+        if self.max_string_bytes == 0 {
+            return Err(InvalidConfig::new(
+                "server.max_string_bytes must be at least 1",
             ));
         }
         if self.max_batch_events == 0 {
@@ -107,6 +116,7 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             max_decoded_bytes: 8 * 1024 * 1024,
             max_batch_events: 500,
+            max_string_bytes: 64 * 1024,
             cors_allowed_origins: vec!["*".into()],
             shutdown_grace_secs: 30,
         }
@@ -185,12 +195,13 @@ impl Config {
         self.warehouse.validate()?;
         self.reports.validate()?;
         self.sensors.validate()?;
+        self.limits.validate(self.server.max_batch_events)?;
         Ok(())
     }
 }
 
 /// The config's top-level sections: `SLOG_*` variables outside them are not slog settings.
-const SECTIONS: [&str; 12] = [
+const SECTIONS: [&str; 13] = [
     "server",
     "routing",
     "sink",
@@ -203,6 +214,7 @@ const SECTIONS: [&str; 12] = [
     "warehouse",
     "reports",
     "sensors",
+    "limits",
 ];
 
 /// Sets `a.b.c` in `tree` from `SLOG_A__B__C=value`. `SLOG_ADMIN_TOKEN` is an alias of
@@ -308,6 +320,20 @@ mod tests {
             config.server.cors_allowed_origins,
             vec!["https://a.example"]
         );
+    }
+
+    #[test]
+    fn every_section_of_the_shipped_config_takes_env_overrides() {
+        let shipped: toml::Table = include_str!("../../config/slog.toml").parse().unwrap();
+        for section in shipped.keys() {
+            assert!(
+                SECTIONS.contains(&section.as_str()),
+                "[{section}] has no SLOG_ overrides"
+            );
+        }
+        let config =
+            Config::from_toml_str("", env(&[("SLOG_LIMITS__MAX_IN_FLIGHT", "7")])).unwrap();
+        assert_eq!(config.limits.max_in_flight, 7);
     }
 
     #[test]

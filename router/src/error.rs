@@ -44,6 +44,12 @@ pub enum Code {
     CrcMismatch,
     EncryptedPayload,
     UnsupportedType,
+    DuplicateKey,
+    StringTooLong,
+    Overloaded,
+    RateLimited,
+    UrlTooLong,
+    HeadersTooLarge,
 }
 
 impl Code {

@@ -21,6 +21,10 @@ pub fn status_of(code: Code) -> StatusCode {
         | Code::IdentityUnavailable
         | Code::WarehouseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         Code::Unauthorized => StatusCode::UNAUTHORIZED,
+        Code::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+        Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        Code::UrlTooLong => StatusCode::URI_TOO_LONG,
+        Code::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         Code::AlreadyExists | Code::PresetProtected => StatusCode::CONFLICT,
         // The new plugin chain was not loaded: the request was fine, the files are not.
         Code::PluginReloadFailed => StatusCode::UNPROCESSABLE_ENTITY,
@@ -41,7 +45,9 @@ pub fn status_of(code: Code) -> StatusCode {
         | Code::InvalidBase64
         | Code::CrcMismatch
         | Code::EncryptedPayload
-        | Code::UnsupportedType => StatusCode::BAD_REQUEST,
+        | Code::UnsupportedType
+        | Code::DuplicateKey
+        | Code::StringTooLong => StatusCode::BAD_REQUEST,
     }
 }
 
@@ -83,6 +89,11 @@ mod tests {
             Code::CrcMismatch,
             Code::EncryptedPayload,
             Code::UnsupportedType,
+            Code::DuplicateKey,
+            Code::StringTooLong,
+            Code::RateLimited,
+            Code::UrlTooLong,
+            Code::HeadersTooLarge,
         ] {
             assert!(status_of(code).is_client_error(), "{code:?}");
         }

@@ -8,7 +8,7 @@
 //! [`documented`]: the app and its description cannot disagree on which routes exist.
 use crate::admin;
 use crate::error::{Code, Rejection};
-use crate::ingest::{handler, sensors};
+use crate::ingest::{admit, handler, sensors};
 use crate::openapi;
 use crate::report_api;
 use crate::state::AppState;
@@ -25,8 +25,11 @@ pub fn app(state: AppState, cors_origins: &[String]) -> axum::Router {
     let token = axum::middleware::from_fn_with_state(state.clone(), admin::require_token);
     let reader_token =
         axum::middleware::from_fn_with_state(state.clone(), report_api::require_token);
+    let admit = axum::middleware::from_fn_with_state(state.clone(), admit::guard);
     let (routes, api) = documented(
-        |events| events.layer(cors(cors_origins)),
+        // CORS outermost: a preflight is not a request to admit, and a refusal carries the CORS
+        // headers a browser needs to read it.
+        |events| events.layer(admit).layer(cors(cors_origins)),
         |operators| operators.route_layer(token),
         |readers| readers.route_layer(reader_token),
     )

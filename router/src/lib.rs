@@ -3,6 +3,7 @@
 //! The binary (`main.rs`) only parses the command line; everything it runs lives here so that
 //! unit tests and benchmarks reach the same code.
 pub mod admin;
+pub mod admission;
 pub mod bearer;
 pub mod clock;
 pub mod config;
@@ -26,5 +27,7 @@ pub mod sensors;
 pub mod server;
 pub mod sink;
 pub mod state;
+pub mod strict_json;
 pub mod telemetry;
+pub mod token_gate;
 pub mod warehouse;

@@ -7,6 +7,7 @@ use crate::error::{Code, Rejection};
 use crate::error_response::ErrorBody;
 use crate::reports::ReportError;
 use crate::state::AppState;
+use crate::token_gate;
 use axum::body::Bytes;
 use axum::extract::{Query, Request, State};
 use axum::http::Method;
@@ -65,17 +66,22 @@ pub async fn require_token(
         .into_response();
     };
     let presented = presented_token(&request);
-    if presented.is_some_and(|p| {
-        reports
-            .tokens()
-            .iter()
-            .any(|t| bearer::same_secret(p.as_bytes(), t.as_bytes()))
-    }) {
-        return next.run(request).await;
-    }
-    bearer::unauthorized(
+    match token_gate::check(
+        &state,
+        &request,
+        "reports",
+        presented.as_deref(),
+        |p| {
+            reports
+                .tokens()
+                .iter()
+                .any(|t| bearer::same_secret(p.as_bytes(), t.as_bytes()))
+        },
         "the report API needs `Authorization: Bearer <reports.token>` or `?token=`",
-    )
+    ) {
+        None => next.run(request).await,
+        Some(refused) => refused,
+    }
 }
 
 fn answer(result: Result<Arc<serde_json::Value>, ReportError>) -> Response {
@@ -100,6 +106,7 @@ fn answer(result: Result<Arc<serde_json::Value>, ReportError>) -> Response {
         (status = 200, description = "`by_fields`, `rows[{values, by_values}]`, `num_rows`, `total_rows`, the data times and `truncated`; with `unit`, also `series`", body = Object),
         (status = 400, description = "`invalid_json`, `unregistered_event`, `unknown_property` or `invalid_report`: `field` names the part of the request and `message` the rule", body = ErrorBody),
         (status = 401, description = "`unauthorized`: the token is missing or wrong", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many wrong tokens from this address; refused until the minute is over", body = ErrorBody),
         (status = 404, description = "`reports_disabled`: reports are off, or no token is configured", body = ErrorBody),
         (status = 503, description = "`warehouse_unavailable`: the warehouse could not be read", body = ErrorBody),
     ),
@@ -124,6 +131,7 @@ async fn events_report(
         (status = 200, description = "`by_field`, `rows[{by_value, total_people, cells[{people, percent, bucket_start, bucket_end}]}]`, the data times, `truncated`, `sampling_factor`", body = Object),
         (status = 400, description = "`invalid_json`, `unregistered_event`, `unknown_property` or `invalid_report`: `field` names the part of the request and `message` the rule", body = ErrorBody),
         (status = 401, description = "`unauthorized`: the token is missing or wrong", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many wrong tokens from this address; refused until the minute is over", body = ErrorBody),
         (status = 404, description = "`reports_disabled`: reports are off, or no token is configured", body = ErrorBody),
         (status = 503, description = "`warehouse_unavailable`: the warehouse could not be read", body = ErrorBody),
     ),

@@ -4,6 +4,7 @@
 //! Shutdown on SIGTERM or SIGINT: stop accepting connections, let in-flight requests finish (at
 //! most `server.shutdown_grace_secs`), then flush and close the sink, so no accepted event is lost.
 use crate::admin;
+use crate::admission::Admission;
 use crate::config::Config;
 use crate::enrich::Enrichers;
 use crate::http;
@@ -213,13 +214,18 @@ pub async fn assemble(
     } else {
         None
     };
-    let pipeline = Arc::new(Pipeline::new(
-        stages,
-        registry.clone(),
-        plugins.host.clone(),
-        identity.clone(),
-        sink.clone(),
-    ));
+    let admission = Arc::new(Admission::new(&config.limits));
+    spawn_forgetting(admission.clone());
+    let pipeline = Arc::new(
+        Pipeline::new(
+            stages,
+            registry.clone(),
+            plugins.host.clone(),
+            identity.clone(),
+            sink.clone(),
+        )
+        .with_project_rate(admission.per_project.clone()),
+    );
     session_sweeper::spawn(
         pipeline.clone(),
         Duration::from_millis(config.plugins.session_sweep_ms),
@@ -241,7 +247,9 @@ pub async fn assemble(
             max_body_bytes: config.server.max_body_bytes,
             max_decoded_bytes: config.server.max_decoded_bytes,
             max_batch_events: config.server.max_batch_events,
+            max_string_bytes: config.server.max_string_bytes,
         },
+        admission,
         metrics,
         http_metrics: Arc::default(),
     });
@@ -250,6 +258,18 @@ pub async fn assemble(
         state,
         watcher: plugins.watcher,
     })
+}
+
+/// Drops the rate state of quiet clients and projects once a minute, so that it stays as large
+/// as the set of recent clients rather than of every address ever seen.
+fn spawn_forgetting(admission: Arc<Admission>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            admission.forget_idle();
+        }
+    });
 }
 
 /// The plugin host and what keeps it current.

@@ -1,6 +1,7 @@
 //! The state every HTTP handler shares: the pipeline, the registry, the sink, the identity step,
 //! the plugins, the admin token, the reports, the request limits and the metric handles. It sits below the
 //! HTTP modules (ingest, admin) so that they depend on it and never on each other.
+use crate::admission::Admission;
 use crate::enrich::Enrichers;
 use crate::metadata::Registry;
 use crate::pipeline::{IdentityStage, Pipeline};
@@ -17,6 +18,7 @@ pub struct Limits {
     pub max_body_bytes: usize,
     pub max_decoded_bytes: usize,
     pub max_batch_events: usize,
+    pub max_string_bytes: usize,
 }
 
 /// What every handler shares, behind one `Arc`: axum clones the state for every request (the
@@ -57,6 +59,8 @@ pub struct Shared {
     /// The Sensors SDKs' receiver (`/sa`, `/sa.gif`); `None` when `sensors.enabled` is false.
     pub sensors: Option<Arc<SensorsConfig>>,
     pub limits: Limits,
+    /// Rates, caps and lockouts every request is admitted by.
+    pub admission: Arc<Admission>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Handles of the per-request HTTP series, registered once.
     pub http_metrics: Arc<HttpMetrics>,

@@ -41,6 +41,8 @@ pub struct Slog {
     pub addr: SocketAddr,
     pub workdir: tempfile::TempDir,
     logs: Arc<Mutex<Vec<String>>>,
+    /// The environment it was started with, for a restart.
+    env: Vec<(String, String)>,
 }
 
 impl Slog {
@@ -51,8 +53,24 @@ impl Slog {
 
     pub fn start_with_env(config: &str, env: &[(&str, &str)]) -> Slog {
         let workdir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(workdir.path().join("slog.toml"), config).expect("write config");
+        Self::launch(workdir, env)
+    }
+
+    /// Kills the process (SIGKILL: no flush, no goodbye) and starts a new one on the same
+    /// working directory and config, as a supervisor would after a crash.
+    pub fn crash_and_restart(mut self) -> Slog {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let workdir = std::mem::replace(&mut self.workdir, tempfile::tempdir().expect("temp dir"));
+        let env = std::mem::take(&mut self.env);
+        drop(self);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        Self::launch(workdir, &env)
+    }
+
+    fn launch(workdir: tempfile::TempDir, env: &[(&str, &str)]) -> Slog {
         let config_path = workdir.path().join("slog.toml");
-        std::fs::write(&config_path, config).expect("write config");
         let mut child = Command::new(slog_bin())
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(&config_path)
@@ -94,6 +112,10 @@ impl Slog {
             addr,
             workdir,
             logs,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 

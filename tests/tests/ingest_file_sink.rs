@@ -410,3 +410,92 @@ async fn env_overrides_change_the_routing_topics() {
     assert_eq!(slog.file_records("web_events").len(), 1);
     assert!(slog.file_records("events").is_empty());
 }
+
+#[tokio::test]
+async fn hostile_but_well_formed_bodies_are_refused_naming_the_field() {
+    let slog = Slog::start(&FILE_CONFIG.replace(
+        "max_batch_events = 50",
+        "max_batch_events = 50\nmax_string_bytes = 1024",
+    ));
+    let long = "长".repeat(400); // 1200 bytes of UTF-8, over the 1024 cap
+    let cases: Vec<(String, &str, &str)> = vec![
+        (
+            r#"{"stype":"x","stype":100,"project":"zhibo","eid":"pageview"}"#.into(),
+            "duplicate_key",
+            "stype",
+        ),
+        (
+            format!(
+                "[{},{{\"stype\":100,\"project\":\"zhibo\",\"eid\":\"pageview\",\
+                 \"ps\":{{\"url\":\"a\",\"url\":\"b\"}}}}]",
+                pageview("d-1")
+            ),
+            "duplicate_key",
+            "[1].ps.url",
+        ),
+        (
+            json!({"stype": 100, "project": "zhibo", "eid": "pageview", "ps": {"title": long}})
+                .to_string(),
+            "string_too_long",
+            "ps.title",
+        ),
+        (
+            json!({"stype": 100, "project": "zhi\u{0}bo", "eid": "pageview"}).to_string(),
+            "invalid_value",
+            "project",
+        ),
+        (
+            json!({"stype": 100, "project": "zhibo", "eid": "page\nview"}).to_string(),
+            "invalid_value",
+            "eid",
+        ),
+    ];
+    for (body, code, field) in cases {
+        let (status, answer) = json_of(post(&slog, body.clone()).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body} -> {answer}");
+        assert_eq!(answer["error"]["code"], code, "{body} -> {answer}");
+        assert_eq!(answer["error"]["field"], field, "{body} -> {answer}");
+    }
+    // The same string under the cap is an ordinary property.
+    let fits = json!({"stype": 100, "project": "zhibo", "eid": "pageview",
+                      "ps": {"title": "长".repeat(300)}, "uidentity": {"deviceUUID": "d-2"}});
+    let (status, answer) = json_of(post(&slog, fits.to_string()).await).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let stored = slog.file_records("events");
+    assert_eq!(stored.len(), 1, "nothing of a refused request was stored");
+    assert_eq!(stored[0]["ps"]["title"], "长".repeat(300));
+}
+
+#[tokio::test]
+async fn a_torn_tail_left_by_a_crash_is_set_apart_before_appending() {
+    let slog = Slog::start(FILE_CONFIG);
+    // What a process killed mid-write leaves: whole lines, then half a record, no newline. The
+    // sink opens a topic's file on its first record, so this is what it finds.
+    let data = slog.workdir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let whole = json!({"event_id": "before-the-crash"}).to_string();
+    std::fs::write(
+        data.join("events.jsonl"),
+        format!("{whole}\n{{\"event_id\":\"torn"),
+    )
+    .unwrap();
+    let (status, answer) = json_of(post(&slog, pageview("d-1").to_string()).await).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let records = slog.file_records("events"); // panics on any line that is not JSON
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0]["event_id"], "before-the-crash");
+    assert_eq!(records[1]["event_id"], answer["event_id"]);
+    let quarantined = std::fs::read_to_string(data.join("events.jsonl.torn")).unwrap();
+    assert_eq!(quarantined, "{\"event_id\":\"torn\n");
+    let metrics = reqwest::get(slog.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("slog_file_sink_torn_tails_total{topic=\"events\"} 1"),
+        "{metrics}"
+    );
+    assert!(slog.logs().contains("half a record"), "{}", slog.logs());
+}

@@ -1,8 +1,10 @@
 //! Bearer-token guard of the admin API. No token configured means the API is off (404), never
-//! open; a missing or wrong token is a 401.
+//! open; a missing or wrong token is a 401, and an address that keeps guessing is locked out
+//! (`token_gate`).
 use crate::bearer;
 use crate::error::{Code, Rejection};
 use crate::state::AppState;
+use crate::token_gate;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -19,10 +21,15 @@ pub async fn require_token(
         )
         .into_response();
     };
-    if bearer::presented(&request)
-        .is_some_and(|p| bearer::same_secret(p.as_bytes(), expected.as_bytes()))
-    {
-        return next.run(request).await;
+    match token_gate::check(
+        &state,
+        &request,
+        "admin",
+        bearer::presented(&request),
+        |p| bearer::same_secret(p.as_bytes(), expected.as_bytes()),
+        "the admin API needs `Authorization: Bearer <admin.token>`",
+    ) {
+        None => next.run(request).await,
+        Some(refused) => refused,
     }
-    bearer::unauthorized("the admin API needs `Authorization: Bearer <admin.token>`")
 }

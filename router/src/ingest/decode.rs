@@ -5,6 +5,7 @@
 use crate::error::{Code, Rejection};
 use crate::inflate::{gunzip_limited, InflateError};
 use crate::state::Limits;
+use crate::strict_json::{self, StrictJsonError};
 use axum::http::{header, HeaderMap};
 use serde_json::Value;
 
@@ -74,12 +75,7 @@ pub fn decode(body: &[u8], encoding: Encoding, limits: &Limits) -> Result<Payloa
             &inflated[..]
         }
     };
-    let value: Value = serde_json::from_slice(json).map_err(|e| {
-        Rejection::request(
-            Code::InvalidJson,
-            format!("the body is not valid JSON: {e}"),
-        )
-    })?;
+    let value = strict_json::parse(json, limits.max_string_bytes).map_err(json_rejection)?;
     match value {
         Value::Array(items) if items.is_empty() => Err(Rejection::request(
             Code::EmptyBatch,
@@ -95,6 +91,19 @@ pub fn decode(body: &[u8], encoding: Encoding, limits: &Limits) -> Result<Payloa
         )),
         Value::Array(items) => Ok(Payload::Batch(items)),
         one => Ok(Payload::One(one)),
+    }
+}
+
+/// The rejection of a body that is not strict JSON, naming the key or value at fault.
+fn json_rejection(e: StrictJsonError) -> Rejection {
+    let code = match e {
+        StrictJsonError::Syntax(_) => Code::InvalidJson,
+        StrictJsonError::DuplicateKey { .. } => Code::DuplicateKey,
+        StrictJsonError::StringTooLong { .. } => Code::StringTooLong,
+    };
+    match e.path() {
+        "" => Rejection::request(code, format!("the body is not accepted JSON: {e}")),
+        path => Rejection::field(code, path, e.to_string()),
     }
 }
 
@@ -122,6 +131,7 @@ mod tests {
         max_body_bytes: 1024,
         max_decoded_bytes: 4096,
         max_batch_events: 3,
+        max_string_bytes: 32,
     };
 
     fn gzip(data: &[u8]) -> Vec<u8> {
@@ -199,6 +209,22 @@ mod tests {
         let r = decode(b"{\"a\": }", Encoding::Identity, &LIMITS).unwrap_err();
         assert_eq!(r.code, Code::InvalidJson);
         assert!(r.message.contains("line 1"), "{}", r.message);
+    }
+
+    #[test]
+    fn duplicate_keys_and_long_strings_name_the_field() {
+        let r = decode(br#"{"stype":"x","stype":100}"#, Encoding::Identity, &LIMITS).unwrap_err();
+        assert_eq!(
+            (r.code, r.field.as_deref()),
+            (Code::DuplicateKey, Some("stype"))
+        );
+        let body = format!(r#"[{{}},{{"ps":{{"url":"{}"}}}}]"#, "u".repeat(33));
+        let r = decode(body.as_bytes(), Encoding::Identity, &LIMITS).unwrap_err();
+        assert_eq!(
+            (r.code, r.field.as_deref()),
+            (Code::StringTooLong, Some("[1].ps.url"))
+        );
+        assert!(r.message.contains("33 bytes"), "{}", r.message);
     }
 
     #[test]

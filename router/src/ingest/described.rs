@@ -160,29 +160,63 @@ impl IntoResponses for EventAnswers {
             ("503", unavailable()),
         ]
         .into_iter()
+        .chain(admission_refusals())
         .map(|(status, response)| (status.to_owned(), response.build().into()))
         .collect()
     }
 }
 
+/// The answers of the admission guard in front of every event route (`[limits]`).
+pub(super) fn admission_refusals() -> [(&'static str, ResponseBuilder); 3] {
+    let error = || schema_ref::<ErrorBody>();
+    [
+        (
+            "414",
+            json(
+                "`url_too_long`: the URL is over `limits.max_url_bytes`",
+                error(),
+            ),
+        ),
+        (
+            "429",
+            json(
+                "`rate_limited`: the client address or the project is over its rate \
+                 (`limits.per_ip_requests_per_sec`, `limits.per_project_events_per_sec`); \
+                 nothing of the request was accepted, resend it after `Retry-After`",
+                error(),
+            )
+            .header("Retry-After", retry_after()),
+        ),
+        (
+            "431",
+            json(
+                "`headers_too_large`: the headers are over `limits.max_header_bytes`",
+                error(),
+            ),
+        ),
+    ]
+}
+
+fn retry_after() -> utoipa::openapi::Header {
+    HeaderBuilder::new()
+        .schema(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1)),
+        )
+        .description(Some("Seconds to wait before resending"))
+        .build()
+}
+
 /// The 503 of the event endpoints: nothing accepted, resend after `Retry-After`.
 pub(super) fn unavailable() -> ResponseBuilder {
     json(
-        "`sink_unavailable` or `identity_unavailable`: nothing of the request was accepted; \
-         resend it whole after `Retry-After`",
+        "`sink_unavailable` or `identity_unavailable`, or `overloaded` (more requests in flight \
+         than `limits.max_in_flight`): nothing of the request was accepted; resend it whole \
+         after `Retry-After`",
         schema_ref::<ErrorBody>(),
     )
-    .header(
-        "Retry-After",
-        HeaderBuilder::new()
-            .schema(
-                ObjectBuilder::new()
-                    .schema_type(Type::Integer)
-                    .minimum(Some(1)),
-            )
-            .description(Some("Seconds to wait before resending"))
-            .build(),
-    )
+    .header("Retry-After", retry_after())
 }
 
 /// `r`: a number or a string.

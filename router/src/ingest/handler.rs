@@ -3,11 +3,12 @@
 //! Order of work: headers → body (limited) → decode → [`Pipeline::run`](crate::pipeline::Pipeline::run)
 //! → answer. The pipeline answers only once the records are durable, so a 200 means durable; when
 //! the sink fails, no event of the request is reported accepted (503) and the SDK retries it whole.
+use super::body::{discard, read_limited, Drain};
 use super::decode::{self, Payload};
 use super::response;
 use crate::clock::now_ms;
 use crate::enrich::client_ip::client_ip;
-use crate::error::{Code, Rejection};
+use crate::error::Rejection;
 use crate::pipeline::{BatchOutcome, RequestContext};
 use crate::state::AppState;
 use crate::telemetry::count_rejection;
@@ -16,6 +17,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// Takes one event or a batch, answered once the accepted events are durable.
 #[utoipa::path(
@@ -71,38 +73,33 @@ async fn read_and_decode(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Payload, Rejection> {
-    let encoding = decode::check_headers(headers)?;
-    let bytes = read_body(state, body).await?;
+    let encoding = match decode::check_headers(headers) {
+        Ok(encoding) => encoding,
+        Err(refused) => {
+            discard(body, drain_of(state)).await;
+            return Err(refused);
+        }
+    };
+    let bytes = read_body(state, headers, body).await?;
     decode::decode(&bytes, encoding, &state.limits)
 }
 
-/// The request body, refused past `server.max_body_bytes`.
-pub(super) async fn read_body(state: &AppState, body: Body) -> Result<Bytes, Rejection> {
-    let limit = state.limits.max_body_bytes;
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        if is_length_limit(&e) {
-            Rejection::request(
-                Code::BodyTooLarge,
-                format!("the body is larger than {limit} bytes"),
-            )
-        } else {
-            Rejection::request(
-                Code::InvalidJson,
-                format!("the body could not be read: {e}"),
-            )
-        }
-    })
+/// The request body, refused past `server.max_body_bytes` (see `body::read_limited`).
+pub(super) async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, Rejection> {
+    read_limited(body, headers, state.limits.max_body_bytes, drain_of(state)).await
 }
 
-fn is_length_limit(error: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = source {
-        if e.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        source = e.source();
+/// How much of a refused body is read before answering (`limits.drain_bytes`, `drain_ms`).
+pub(super) fn drain_of(state: &AppState) -> Drain {
+    let limits = state.admission.config();
+    Drain {
+        bytes: limits.drain_bytes,
+        time: Duration::from_millis(limits.drain_ms),
     }
-    false
 }
 
 /// Runs the messages through the pipeline and answers as the SDK expects: one event gets the

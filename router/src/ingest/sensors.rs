@@ -11,7 +11,8 @@
 //! (the web SDK's image mode) is answered with a 1×1 GIF.
 //!
 //! [`Pipeline::run_events`]: crate::pipeline::Pipeline::run_events
-use super::handler::{read_body, request_context};
+use super::body::discard;
+use super::handler::{drain_of, read_body, request_context};
 use super::response;
 use crate::clock::now_ms;
 use crate::error::{Code, Rejection};
@@ -198,6 +199,7 @@ async fn read_messages(
     let limits = PayloadLimits {
         max_decoded_bytes: state.limits.max_decoded_bytes,
         max_batch_events: state.limits.max_batch_events,
+        max_string_bytes: state.limits.max_string_bytes,
     };
     if query.map_or(0, str::len) > state.limits.max_body_bytes {
         return Err(Rejection::request(
@@ -210,8 +212,11 @@ async fn read_messages(
     }
     let bytes = match body {
         Some(body) => {
-            check_content_type(headers)?;
-            read_body(state, body).await?
+            if let Err(refused) = check_content_type(headers) {
+                discard(body, drain_of(state)).await;
+                return Err(refused);
+            }
+            read_body(state, headers, body).await?
         }
         None => Default::default(),
     };

@@ -1,7 +1,7 @@
 //! The OpenAPI description of the Sensors endpoints (`POST /sa`, `GET|POST /sa.gif`): their
 //! form fields, query parameters and answers. The format itself is `sensors::payload` and
 //! `sensors::translate`; the README has the mapping table.
-use super::described::{json, schema_ref, unavailable};
+use super::described::{admission_refusals, json, schema_ref, unavailable};
 use super::response::BatchResult;
 use crate::error_response::ErrorBody;
 use std::collections::BTreeMap;
@@ -93,7 +93,7 @@ fn answers(ok: ResponseBuilder) -> BTreeMap<String, RefOr<Response>> {
             json(
                 "The data cannot be decoded (`missing_field`, `invalid_base64`, `invalid_gzip`, \
                  `invalid_json`, `crc_mismatch`, `encrypted_payload`, `empty_batch`, \
-                 `invalid_value`), named by `code` and `field`",
+                 `invalid_value`, `duplicate_key`, `string_too_long`), named by `code` and `field`",
                 error(),
             ),
         ),
@@ -118,6 +118,7 @@ fn answers(ok: ResponseBuilder) -> BTreeMap<String, RefOr<Response>> {
         ("503", unavailable()),
     ]
     .into_iter()
+    .chain(admission_refusals())
     .map(|(status, response)| (status.to_owned(), response.build().into()))
     .collect()
 }

@@ -93,7 +93,8 @@ pub fn base() -> OpenApi {
 }
 
 /// Marks every operation of `api` as needing the admin token, with the answers the token guard
-/// gives: 401 for a missing or wrong token, 404 `admin_disabled` when no token is configured.
+/// gives: 401 for a missing or wrong token, 429 for an address locked out after too many, 404
+/// `admin_disabled` when no token is configured.
 pub fn require_admin_token(api: &mut OpenApi) {
     for item in api.paths.paths.values_mut() {
         let operations = [
@@ -108,6 +109,10 @@ pub fn require_admin_token(api: &mut OpenApi) {
         }
     }
 }
+
+/// The 429 of an address locked out after too many wrong tokens (`limits.admin_failures_per_minute`).
+pub const LOCKED_OUT: &str = "`rate_limited`: too many wrong tokens from this address; every \
+    request from it is refused until the minute is over (`Retry-After`)";
 
 fn guard(operation: &mut Operation) {
     operation.security = Some(vec![SecurityRequirement::new(
@@ -127,6 +132,11 @@ fn guard(operation: &mut Operation) {
         .content("application/json", error_content())
         .build();
     responses.insert("401".to_owned(), unauthorized.into());
+    let locked = ResponseBuilder::new()
+        .description(LOCKED_OUT)
+        .content("application/json", error_content())
+        .build();
+    responses.insert("429".to_owned(), locked.into());
     const OFF: &str = "`admin_disabled`: the admin API is off (no admin.token configured)";
     match responses.get_mut("404") {
         Some(RefOr::T(found)) => found.description = format!("{}; or {OFF}", found.description),

@@ -23,6 +23,7 @@ pub use enrich::RequestContext;
 pub use identify::IdentityStage;
 pub use stages::{Admitted, Outcome, Refused, Stages};
 
+use crate::admission::Buckets;
 use crate::error::{Code, Rejection};
 use crate::event::Event;
 use crate::metadata::Registry;
@@ -47,6 +48,8 @@ pub struct Pipeline {
     identity: Option<IdentityStage>,
     sink: Arc<dyn Sink>,
     metrics: IngestMetrics,
+    /// Events per second per project (`limits.per_project_events_per_sec`); `None` is no limit.
+    project_rate: Option<Arc<Buckets<String>>>,
 }
 
 /// One message's answer in a request whose records are all durable.
@@ -65,8 +68,8 @@ pub enum ItemOutcome {
 pub enum BatchOutcome {
     /// Every record of the request is durable; one outcome per message, in order.
     Done(Vec<ItemOutcome>),
-    /// Nothing of the request was accepted: a store or the sink could not take it, and the
-    /// client should send it again after `retry_after`.
+    /// Nothing of the request was accepted: a store or the sink could not take it, or a project
+    /// is over its rate, and the client should send it again after `retry_after`.
     Unavailable {
         code: Code,
         retry_after: Duration,
@@ -90,7 +93,14 @@ impl Pipeline {
             identity,
             sink,
             metrics,
+            project_rate: None,
         }
+    }
+
+    /// Holds every project to the rate of `buckets` (nothing when `None`).
+    pub fn with_project_rate(mut self, buckets: Option<Arc<Buckets<String>>>) -> Self {
+        self.project_rate = buckets;
+        self
     }
 
     pub fn stages(&self) -> &Stages {
@@ -124,6 +134,9 @@ impl Pipeline {
         events: Vec<Result<Event, Refused>>,
     ) -> BatchOutcome {
         let count = events.len();
+        if let Err(outcome) = self.take_project_rate(&events) {
+            return outcome;
+        }
         let snapshot = self.registry.snapshot();
         // One chain for the whole request: a reload swapping in a new one mid-batch does not split it.
         let chain = self.plugins.chain();
@@ -218,6 +231,36 @@ impl Pipeline {
 }
 
 /// A request none of whose `count` events was accepted, counted as refused under `code`.
+impl Pipeline {
+    /// Takes each project's events from its bucket; a request with a project over its rate is
+    /// refused whole (429), before any work, so that a resend is not a duplicate. Buckets taken
+    /// before the refusing one stay taken: tokens are cheaper than a second pass.
+    fn take_project_rate(&self, events: &[Result<Event, Refused>]) -> Result<(), BatchOutcome> {
+        let Some(buckets) = &self.project_rate else {
+            return Ok(());
+        };
+        let mut per_project: Vec<(&str, u32)> = Vec::new();
+        for event in events.iter().flatten() {
+            match per_project.iter_mut().find(|(p, _)| *p == event.project) {
+                Some((_, n)) => *n += 1,
+                None => per_project.push((&event.project, 1)),
+            }
+        }
+        for (project, n) in per_project {
+            if let Err(wait) = buckets.take(&project.to_owned(), n) {
+                crate::admission::count("project_rate");
+                return Err(unavailable(
+                    Code::RateLimited,
+                    wait.max(Duration::from_secs(1)),
+                    events.len(),
+                    &format!("project {project:?} is over limits.per_project_events_per_sec"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn unavailable(
     code: Code,
     retry_after: Duration,

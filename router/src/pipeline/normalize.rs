@@ -14,6 +14,8 @@
 //!   profile_delete has no `ps` (it deletes the whole profile). Identity values are strings or integers; an
 //!   integer becomes its decimal text (`42` and `"42"` are one identity), and an empty or null
 //!   identity is no identity: it is dropped, the event is not refused for it.
+//! - `project`, `eid` and the keys of `ps` and `uidentity` hold no control characters (a NUL, a
+//!   newline), and no key is empty: names end up as registry rows, columns and metric labels.
 //! - `sid` and `ver` are strings; `r` (the SDK's cache buster) is any scalar and is dropped.
 //! - Any other top-level key is refused (`unknown_field`) rather than silently dropped.
 use crate::error::{Code, Rejection};
@@ -105,8 +107,10 @@ pub fn normalize(message: Value, received_at: i64) -> Result<Event, Rejection> {
         Some(other) => return Err(wrong_type("r", "a number or string", &other)),
     }
     let ps = take_object(&mut obj, "ps")?;
+    check_keys("ps", &ps)?;
     check_profile_operands(kind, &ps)?;
     let mut uidentity = take_object(&mut obj, "uidentity")?;
+    check_keys("uidentity", &uidentity)?;
     canonical_identities(&mut uidentity)?;
 
     Ok(Event {
@@ -236,6 +240,31 @@ fn canonical_identities(uidentity: &mut Map<String, Value>) -> Result<(), Reject
     refused.map_or(Ok(()), Err)
 }
 
+/// Property and identity names become registry rows, column names and metric labels: an empty
+/// name or one with a control character (a NUL, a newline) is refused rather than stored.
+fn check_keys(field: &str, map: &Map<String, Value>) -> Result<(), Rejection> {
+    for key in map.keys() {
+        if key.trim().is_empty() {
+            return Err(Rejection::field(
+                Code::InvalidValue,
+                field,
+                format!("{field} holds a key that is empty or only spaces"),
+            ));
+        }
+        if let Some(c) = key.chars().find(|c| c.is_control()) {
+            return Err(Rejection::field(
+                Code::InvalidValue,
+                &format!("{field}.{}", key.escape_debug()),
+                format!(
+                    "names in {field} must not hold control characters, found U+{:04X}",
+                    c as u32
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn take_i64(obj: &mut Map<String, Value>, field: &str) -> Result<Option<i64>, Rejection> {
     match obj.remove(field) {
         None | Some(Value::Null) => Ok(None),
@@ -268,6 +297,16 @@ fn take_name(obj: &mut Map<String, Value>, field: &str) -> Result<Option<String>
             Code::InvalidValue,
             field,
             format!("{field} must not be empty"),
+        ));
+    }
+    if let Some(c) = s.chars().find(|c| c.is_control()) {
+        return Err(Rejection::field(
+            Code::InvalidValue,
+            field,
+            format!(
+                "{field} must not hold control characters, found U+{:04X}",
+                c as u32
+            ),
         ));
     }
     if s.chars().count() > MAX_NAME_CHARS {
@@ -396,6 +435,34 @@ mod tests {
         assert!(r.message.contains("seconds"), "{}", r.message);
         let r = rejection(with(import, "time", json!(NOW + 2 * MAX_CLOCK_AHEAD_MS)));
         assert_eq!(r.code, Code::InvalidValue);
+    }
+
+    #[test]
+    fn control_characters_in_names_and_empty_keys_are_refused() {
+        for (field, value) in [("project", "zhi\0bo"), ("eid", "View\nViedo")] {
+            let r = rejection(with(seed_example(), field, json!(value)));
+            assert_eq!(
+                (r.code, r.field.as_deref()),
+                (Code::InvalidValue, Some(field))
+            );
+            assert!(r.message.contains("control"), "{}", r.message);
+        }
+        let r = rejection(with(seed_example(), "ps", json!({"a\u{1b}b": 1})));
+        assert_eq!(
+            (r.code, r.field.as_deref()),
+            (Code::InvalidValue, Some("ps.a\\u{1b}b"))
+        );
+        let r = rejection(with(seed_example(), "uidentity", json!({" ": "x"})));
+        assert_eq!(
+            (r.code, r.field.as_deref()),
+            (Code::InvalidValue, Some("uidentity"))
+        );
+        // Chinese names and ordinary punctuation are names like any other.
+        normalize(
+            with(seed_example(), "ps", json!({"课程-名称 (v2)": "数学"})),
+            NOW,
+        )
+        .unwrap();
     }
 
     #[test]

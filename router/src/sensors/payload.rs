@@ -11,6 +11,7 @@
 use super::form::Form;
 use crate::error::{Code, Rejection};
 use crate::inflate::{gunzip_limited, InflateError};
+use crate::strict_json::{self, StrictJsonError};
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, Engine, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::Value;
@@ -21,6 +22,8 @@ pub struct PayloadLimits {
     /// Bytes of JSON once base64 (and gzip) are undone.
     pub max_decoded_bytes: usize,
     pub max_batch_events: usize,
+    /// Longest string value or key, in bytes once unescaped.
+    pub max_string_bytes: usize,
 }
 
 const LENIENT: GeneralPurposeConfig =
@@ -68,11 +71,17 @@ pub fn messages(form: &Form, limits: PayloadLimits) -> Result<Vec<Value>, Reject
     } else {
         bytes
     };
-    let value: Value = serde_json::from_slice(&json).map_err(|e| {
+    let value = strict_json::parse(&json, limits.max_string_bytes).map_err(|e| {
+        let code = match e {
+            StrictJsonError::Syntax(_) => Code::InvalidJson,
+            StrictJsonError::DuplicateKey { .. } => Code::DuplicateKey,
+            StrictJsonError::StringTooLong { .. } => Code::StringTooLong,
+        };
+        let at = strict_json::path_under(field, e.path());
         Rejection::field(
-            Code::InvalidJson,
-            field,
-            format!("{field} does not decode to JSON: {e}"),
+            code,
+            &at,
+            format!("{field} does not decode to accepted JSON: {e}"),
         )
     })?;
     match value {

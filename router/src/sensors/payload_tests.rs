@@ -8,6 +8,7 @@ use std::io::Write;
 const LIMITS: PayloadLimits = PayloadLimits {
     max_decoded_bytes: 64 * 1024,
     max_batch_events: 50,
+    max_string_bytes: 1024,
 };
 
 /// Every request of one fixture file: its form, as the handler reads it.
@@ -189,5 +190,30 @@ fn oversized_payloads_stop_at_the_limits() {
     assert_eq!(
         refusal(&list),
         (Code::BatchTooLarge, Some("data_list".into()))
+    );
+}
+
+#[test]
+fn duplicate_keys_and_overlong_strings_are_refused_where_they_are() {
+    let dup = B64.encode(r#"{"type":"track","event":"a","event":"b"}"#);
+    assert_eq!(
+        refusal(&form(&dup, None)),
+        (Code::DuplicateKey, Some("data.event".into()))
+    );
+    let long = format!(
+        r#"[{{"type":"track"}},{{"properties":{{"x":"{}"}}}}]"#,
+        "y".repeat(LIMITS.max_string_bytes + 1)
+    );
+    let list = Form {
+        data_list: Some(B64.encode(gzip(long.as_bytes()))),
+        gzip: Some("1".into()),
+        ..Form::default()
+    };
+    assert_eq!(
+        refusal(&list),
+        (
+            Code::StringTooLong,
+            Some("data_list[1].properties.x".into())
+        )
     );
 }

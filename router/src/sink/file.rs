@@ -1,7 +1,8 @@
 //! The file sink, the embedded default: one JSON line per record in `<dir>/<topic>.jsonl`.
 //!
 //! A request is answered after its lines are written to the files (flushed to the OS, so they
-//! survive a slog crash); with `fsync = true` also after they reach the disk.
+//! survive a slog crash); with `fsync = true` also after they reach the disk. A file is checked
+//! for a torn last line (`torn_tail.rs`) when it is first opened, before anything is appended.
 //!
 //! The writing is the line writer thread's (`line_writer.rs`), with group commit. Writing on the
 //! request's own task under a lock, to spare single-event requests the thread handoff, was tried
@@ -9,7 +10,7 @@
 //! made a second write path to keep correct.
 use super::config::FileSinkConfig;
 use super::line_writer::{Destination, LineWriter};
-use super::{Record, Sink, SinkError};
+use super::{torn_tail, Record, Sink, SinkError};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -86,6 +87,17 @@ impl Destination for TopicFiles {
     fn write(&mut self, record: &Record) -> io::Result<()> {
         if !self.files.contains_key(&record.topic) {
             let path = FileSink::path_of(&self.dir, &record.topic);
+            let torn = torn_tail::set_apart(&path)?;
+            if torn > 0 {
+                tracing::warn!(
+                    topic = %record.topic,
+                    bytes = torn,
+                    quarantine = %torn_tail::quarantine_path(&path).display(),
+                    "the file ended in half a record (a crash mid-write); set it apart before appending"
+                );
+                metrics::counter!("slog_file_sink_torn_tails_total", "topic" => record.topic.to_string())
+                    .increment(1);
+            }
             let file = OpenOptions::new().create(true).append(true).open(&path)?;
             self.files.insert(
                 record.topic.clone(),
@@ -185,6 +197,30 @@ mod tests {
                 "fsync = {fsync}: {err}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_torn_tail_is_set_apart_before_the_first_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = FileSink::path_of(dir.path(), "events");
+        std::fs::write(&path, "{\"a\":1}\n{\"a\":").unwrap();
+        let sink = FileSink::open(&FileSinkConfig {
+            dir: dir.path().to_owned(),
+            fsync: false,
+        })
+        .unwrap();
+        sink.deliver(vec![record("events", "{\"a\":2}")])
+            .await
+            .unwrap();
+        sink.close().await.unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"a\":1}\n{\"a\":2}\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(torn_tail::quarantine_path(&path)).unwrap(),
+            "{\"a\":\n"
+        );
     }
 
     #[tokio::test]

@@ -12,6 +12,7 @@ pub mod kafka_delivery;
 mod line_writer;
 pub mod memory;
 pub mod stdout;
+mod torn_tail;
 
 use async_trait::async_trait;
 pub use config::{SinkConfig, SinkKind};
