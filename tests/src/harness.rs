@@ -214,6 +214,26 @@ impl Broker {
         }
     }
 
+    /// Freezes the broker (SIGSTOP): connections stay open and nothing answers, as in a network
+    /// partition or a broker stuck in a pause; its data stays.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a frozen broker run again (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("broker running");
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} failed");
+    }
+
     /// Starts the broker again on the same port.
     pub fn resume(&mut self) {
         assert!(self.child.is_none(), "broker already running");
@@ -277,6 +297,28 @@ pub struct Consumed {
 /// Reads `topic` from the beginning of all its partitions until `expected` records arrived or
 /// `timeout` passed; returns what was read.
 pub fn consume(bootstrap: &str, topic: &str, expected: usize, timeout: Duration) -> Vec<Consumed> {
+    consume_until(bootstrap, topic, expected, timeout, None)
+}
+
+/// Like [`consume`], then goes on reading until nothing new arrived for `quiet`: everything the
+/// topic holds, duplicates included.
+pub fn consume_all(
+    bootstrap: &str,
+    topic: &str,
+    expected: usize,
+    timeout: Duration,
+    quiet: Duration,
+) -> Vec<Consumed> {
+    consume_until(bootstrap, topic, expected, timeout, Some(quiet))
+}
+
+fn consume_until(
+    bootstrap: &str,
+    topic: &str,
+    expected: usize,
+    timeout: Duration,
+    quiet: Option<Duration>,
+) -> Vec<Consumed> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", format!("slog-test-{}", std::process::id()))
@@ -295,13 +337,23 @@ pub fn consume(bootstrap: &str, topic: &str, expected: usize, timeout: Duration)
     consumer.assign(&assignment).expect("assign");
     let deadline = Instant::now() + timeout;
     let mut out = Vec::new();
-    while out.len() < expected && Instant::now() < deadline {
+    let mut last_arrival = Instant::now();
+    loop {
+        let wanted = out.len() < expected;
+        let still_arriving = quiet.is_some_and(|q| last_arrival.elapsed() < q);
+        if !(wanted || still_arriving) || Instant::now() >= deadline {
+            break;
+        }
         match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => out.push(Consumed {
-                partition: m.partition(),
-                key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
-                value: serde_json::from_slice(m.payload().expect("payload")).expect("JSON value"),
-            }),
+            Some(Ok(m)) => {
+                last_arrival = Instant::now();
+                out.push(Consumed {
+                    partition: m.partition(),
+                    key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                    value: serde_json::from_slice(m.payload().expect("payload"))
+                        .expect("JSON value"),
+                })
+            }
             Some(Err(e)) => eprintln!("consumer: {e}"),
             None => {}
         }

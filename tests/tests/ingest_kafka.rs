@@ -21,6 +21,10 @@ delivery_timeout_ms = 2000
 retry_after_secs = 2
 create_topics = {create_topics}
 topic_partitions = 3
+# These tests are about the producer itself: an outage is a 503 (tests/tests/spool_kafka.rs has
+# the spool).
+[sink.spool]
+enabled = false
 "#
     )
 }

@@ -253,7 +253,7 @@ async fn sensors_sdks_reach_the_kafka_topics_and_a_broker_outage_asks_them_to_re
     create_topics(&broker.bootstrap(), &["events", "users", "dead_letters"], 3).await;
     let config = format!(
         "[sink]\nkind = \"kafka\"\n[sink.kafka]\nbrokers = \"{}\"\nlinger_ms = 5\n\
-         delivery_timeout_ms = 2000\nretry_after_secs = 2\n[admin]\ntoken = \"{TOKEN}\"\n",
+         delivery_timeout_ms = 2000\nretry_after_secs = 2\n[sink.spool]\nenabled = false\n[admin]\ntoken = \"{TOKEN}\"\n",
         broker.bootstrap()
     );
     let slog = Slog::start(&config);

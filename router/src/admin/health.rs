@@ -2,6 +2,7 @@
 //! current the registry is, whether the identity store answers).
 use crate::identity::OnStoreError;
 use crate::metadata::registry::Health;
+use crate::sink::spool::SpoolStatus;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -30,6 +31,9 @@ pub struct Readiness {
     reason: Option<String>,
     registry: Health,
     identity: IdentityHealth,
+    /// The disk spool in front of the Kafka sink, when it is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    spool: Option<SpoolStatus>,
 }
 
 /// The identity store's status in `/readyz`.
@@ -82,11 +86,13 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
         reason: None,
         registry,
         identity,
+        spool: None,
     };
     let reason = match state.sink.check_ready().await {
         Err(e) => Some(e.to_string()),
         Ok(()) => identity_blocks,
     };
+    readiness.spool = state.sink.spool_status();
     if let Some(reason) = reason {
         readiness.status = "not_ready";
         readiness.reason = Some(reason);
@@ -164,13 +170,21 @@ mod tests {
                 store: Some("down"),
                 error: Some("timeout".into()),
             },
+            spool: Some(SpoolStatus {
+                records: 7,
+                bytes: 700,
+                max_bytes: 1000,
+                oldest_age_ms: Some(1500),
+                brokers_error: None,
+            }),
         };
         assert_eq!(
             text(&not_ready),
             text(
                 &json!({"status": "not_ready", "sink": "kafka", "reason": "brokers down",
                 "registry": registry_json,
-                "identity": {"enabled": true, "store": "down", "error": "timeout"}})
+                "identity": {"enabled": true, "store": "down", "error": "timeout"},
+                "spool": {"records": 7, "bytes": 700, "max_bytes": 1000, "oldest_age_ms": 1500}})
             )
         );
         let ready = Readiness {
@@ -183,6 +197,7 @@ mod tests {
                 store: None,
                 error: None,
             },
+            spool: None,
         };
         assert_eq!(
             text(&ready),

@@ -1,5 +1,6 @@
 //! The `[sink]` section of slog.toml: which sink takes the records, and the file and Kafka
 //! sinks' settings.
+pub use super::spool::SpoolConfig;
 use crate::invalid_config::InvalidConfig;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -20,6 +21,8 @@ pub struct SinkConfig {
     pub kind: SinkKind,
     pub file: FileSinkConfig,
     pub kafka: KafkaSinkConfig,
+    /// The disk spool in front of the Kafka sink.
+    pub spool: SpoolConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -92,6 +95,6 @@ impl SinkConfig {
                 "sink.kafka.topic_partitions and topic_replication must be >= 1",
             ));
         }
-        Ok(())
+        self.spool.validate()
     }
 }

@@ -214,10 +214,35 @@ impl Sink for KafkaSink {
     }
 
     async fn deliver(&self, records: Vec<Record>) -> Result<(), SinkError> {
+        self.send(&records).await
+    }
+
+    async fn check_ready(&self) -> Result<(), SinkError> {
+        self.ready().await
+    }
+
+    async fn close(&self) -> Result<(), SinkError> {
+        let producer = self.current();
+        let timeout = self.delivery_timeout;
+        tokio::task::spawn_blocking(move || producer.flush(timeout))
+            .await
+            .map_err(unavailable)?
+            .map_err(unavailable)
+    }
+
+    fn retry_after(&self) -> Duration {
+        self.retry_after
+    }
+}
+
+impl KafkaSink {
+    /// [`Sink::deliver`] without taking the records: the spool keeps them when this fails or
+    /// takes too long.
+    pub async fn send(&self, records: &[Record]) -> Result<(), SinkError> {
         let producer = self.current();
         let enqueue_deadline = Instant::now() + self.delivery_timeout;
         let reports = Reports::expecting(records.len());
-        for record in &records {
+        for record in records {
             let mut message =
                 BaseRecord::with_opaque_to(&record.topic, reports.clone()).payload(&record.payload);
             if let Some(key) = &record.key {
@@ -254,7 +279,9 @@ impl Sink for KafkaSink {
         }
     }
 
-    async fn check_ready(&self) -> Result<(), SinkError> {
+    /// Whether the brokers answer and have the routing topics; creates missing topics when
+    /// `create_topics` is on.
+    pub async fn ready(&self) -> Result<(), SinkError> {
         let missing = self.missing_topics().await?;
         if missing.is_empty() {
             return Ok(());
@@ -269,19 +296,6 @@ impl Sink for KafkaSink {
         }
         let names: Vec<&str> = missing.iter().map(|t| &**t).collect();
         Err(unavailable(format!("missing topics: {}", names.join(", "))))
-    }
-
-    async fn close(&self) -> Result<(), SinkError> {
-        let producer = self.current();
-        let timeout = self.delivery_timeout;
-        tokio::task::spawn_blocking(move || producer.flush(timeout))
-            .await
-            .map_err(unavailable)?
-            .map_err(unavailable)
-    }
-
-    fn retry_after(&self) -> Duration {
-        self.retry_after
     }
 }
 

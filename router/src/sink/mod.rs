@@ -1,7 +1,9 @@
 //! Sinks: where routed records go. A sink answers only once the records are durable, because the
 //! HTTP 200 an SDK receives is a promise that the event will not be lost.
 //!
-//! - [`kafka::KafkaSink`]: production; acks=all, idempotent producer, waits for delivery reports.
+//! - [`kafka::KafkaSink`]: production; acks=all, idempotent producer, waits for delivery reports;
+//!   behind [`spool::SpooledSink`] (on by default) what the brokers cannot take in time is synced
+//!   to a local spool and replayed.
 //! - [`file::FileSink`]: the embedded default; `<dir>/<topic>.jsonl`, written before the answer.
 //! - [`stdout::StdoutSink`]: one JSON line per record on standard output, for pipes and debugging.
 //! - [`memory::MemorySink`]: records in a list, for in-process tests and embedding.
@@ -11,6 +13,7 @@ pub mod kafka;
 pub mod kafka_delivery;
 mod line_writer;
 pub mod memory;
+pub mod spool;
 pub mod stdout;
 mod torn_tail;
 
@@ -60,6 +63,11 @@ pub trait Sink: Send + Sync + 'static {
     fn retry_after(&self) -> Duration {
         Duration::from_secs(1)
     }
+
+    /// What waits in the disk spool, for a sink that has one.
+    fn spool_status(&self) -> Option<spool::SpoolStatus> {
+        None
+    }
 }
 
 /// Builds the sink the config names, preparing `topics` where the backend needs it.
@@ -67,6 +75,13 @@ pub async fn build(config: &SinkConfig, topics: &[Arc<str>]) -> Result<Arc<dyn S
     Ok(match config.kind {
         SinkKind::File => Arc::new(file::FileSink::open(&config.file)?),
         SinkKind::Stdout => Arc::new(stdout::StdoutSink::new()),
-        SinkKind::Kafka => Arc::new(kafka::KafkaSink::connect(&config.kafka, topics).await?),
+        SinkKind::Kafka => {
+            let kafka = kafka::KafkaSink::connect(&config.kafka, topics).await?;
+            if config.spool.enabled {
+                Arc::new(spool::SpooledSink::open(kafka, &config.spool)?)
+            } else {
+                Arc::new(kafka)
+            }
+        }
     })
 }
