@@ -22,6 +22,10 @@ pub enum StrictJsonError {
     /// An object names the same key twice; `path` is the repeated key's path.
     #[error("the key {path} appears more than once in its object")]
     DuplicateKey { path: String },
+    /// A key serde_json gives a meaning of its own (its raw-value marker): a record holding it
+    /// could not be read back by slog's loader or any serde_json consumer.
+    #[error("the key {path} is reserved by the JSON library")]
+    ReservedKey { path: String },
     /// A string value, or a key, is longer than the cap; `path` is where it is.
     #[error("{what} at {path} is {len} bytes long, more than the {limit} allowed")]
     StringTooLong {
@@ -38,6 +42,7 @@ impl StrictJsonError {
         match self {
             StrictJsonError::Syntax(_) => "",
             StrictJsonError::DuplicateKey { path }
+            | StrictJsonError::ReservedKey { path }
             | StrictJsonError::StringTooLong { path, .. } => path,
         }
     }
@@ -69,6 +74,10 @@ pub fn path_under(prefix: &str, path: &str) -> String {
     }
 }
 
+/// The key by which serde_json (with its `raw_value` feature, which slog uses) marks a raw value:
+/// serde_json itself refuses an object that holds it with anything but a string.
+const RAW_VALUE_MARKER: &str = "$serde_json::private::RawValue";
+
 struct Checks {
     max_string_bytes: usize,
     /// The first failure; set once, then every level of the tree adds its segment on the way out.
@@ -83,6 +92,7 @@ struct Failure {
 
 enum FailureKind {
     DuplicateKey,
+    ReservedKey,
     StringTooLong { what: &'static str, len: usize },
 }
 
@@ -130,6 +140,7 @@ impl Failure {
         }
         match self.kind {
             FailureKind::DuplicateKey => StrictJsonError::DuplicateKey { path },
+            FailureKind::ReservedKey => StrictJsonError::ReservedKey { path },
             FailureKind::StringTooLong { what, len } => StrictJsonError::StringTooLong {
                 path,
                 what,
@@ -209,6 +220,11 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
         let mut map = Map::new();
         while let Some(key) = access.next_key_seed(KeySeed(self.0))? {
+            if key == RAW_VALUE_MARKER {
+                return Err(self
+                    .0
+                    .fail(FailureKind::ReservedKey, vec![Segment::Key(key)]));
+            }
             if map.contains_key(&key) {
                 return Err(self
                     .0
@@ -300,6 +316,35 @@ mod tests {
     #[test]
     fn keys_that_differ_only_in_escapes_are_the_same_key() {
         assert_eq!(refused(r#"{"eid":1,"\u0065id":2}"#).path(), "eid");
+    }
+
+    /// Found by the fuzzer (as a question for its oracle, not a bug): serde_json keeps the last
+    /// of a repeated key, so the long first value is gone from its tree; slog refuses it anyway.
+    #[test]
+    fn a_long_value_overwritten_by_a_repeated_key_is_still_refused() {
+        let body = format!(r#"{{"stype":"{}","stype":100}}"#, "s".repeat(CAP + 1));
+        assert!(matches!(
+            refused(&body),
+            StrictJsonError::StringTooLong { .. }
+        ));
+        assert!(matches!(
+            parse(body.as_bytes(), usize::MAX),
+            Err(StrictJsonError::DuplicateKey { .. })
+        ));
+    }
+
+    /// Found by the fuzzer: serde_json reads this key as its raw-value marker and refuses the
+    /// object, so an event holding it would be accepted and then be unreadable downstream.
+    #[test]
+    fn serde_jsons_raw_value_marker_is_a_reserved_key() {
+        let body = r#"{"ps":{"$serde_json::private::RawValue":0}}"#;
+        assert!(serde_json::from_str::<Value>(body).is_err());
+        assert_eq!(
+            parse(body.as_bytes(), 1024).unwrap_err(),
+            StrictJsonError::ReservedKey {
+                path: "ps.$serde_json::private::RawValue".into()
+            }
+        );
     }
 
     #[test]

@@ -15,6 +15,16 @@ pub async fn answer(response: reqwest::Response) -> (StatusCode, Value) {
     (status, body)
 }
 
+/// `GET /metrics`: the Prometheus text.
+pub async fn metrics(slog: &Slog) -> String {
+    reqwest::get(slog.url("/metrics"))
+        .await
+        .expect("metrics request")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
 /// `POST /slog/event` with `body` (one event, or an array for a batch).
 pub async fn post_event(slog: &Slog, body: &Value) -> (StatusCode, Value) {
     let response = Client::new()

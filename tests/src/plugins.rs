@@ -24,6 +24,29 @@ pub struct PluginSlog {
 
 pub const ADMIN_TOKEN: &str = "plugin-admin";
 
+/// plugins.toml of the runaway plugins: `spin` loops forever (fail-open), `boom` traps
+/// (fail-closed, sparing pageviews), `hog` grows its memory past the cap (fail-closed).
+pub const ISOLATION_PLUGINS: &str = r#"
+[[plugin]]
+name = "spin"
+file = "loop_forever.wasm"
+events = ["spin"]
+
+[[plugin]]
+name = "boom"
+file = "trap.wasm"
+policy = "fail_closed"
+events = ["boom", "pageview"]
+[plugin.settings]
+spare = ["pageview"]
+
+[[plugin]]
+name = "hog"
+file = "memory_hog.wasm"
+policy = "fail_closed"
+events = ["hog"]
+"#;
+
 impl PluginSlog {
     /// Copies `wasm` files from the dist directory, writes `plugins_toml`, and starts slog with
     /// the file sink, the lenient policy, an admin token, a 1 s call deadline unless `extra` sets

@@ -4,7 +4,7 @@
 use reqwest::{header, Client, Method, StatusCode};
 use serde_json::{json, Value};
 use slog_tests::harness::Slog;
-use slog_tests::http::{admin_request, answer, post_event};
+use slog_tests::http::{admin_request, answer, metrics, post_event};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -43,15 +43,6 @@ fn write_all_then_read(slog: &Slog, head: &str, body: &[u8]) -> std::io::Result<
     }
     let text = String::from_utf8_lossy(&answer).into_owned();
     Ok(text.lines().next().unwrap_or("").to_owned())
-}
-
-async fn metrics(slog: &Slog) -> String {
-    reqwest::get(slog.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

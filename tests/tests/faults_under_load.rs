@@ -7,7 +7,8 @@ use flate2::{write::GzEncoder, Compression};
 use reqwest::{header, Client, StatusCode};
 use serde_json::{json, Value};
 use slog_tests::harness::Slog;
-use slog_tests::plugins::PluginSlog;
+use slog_tests::http::metrics;
+use slog_tests::plugins::{PluginSlog, ISOLATION_PLUGINS};
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,6 +40,19 @@ async fn normal_load(url: String, sender: usize, stop: Arc<AtomicBool>) -> (Vec<
             Ok(r) => other.push(r.status().as_u16()),
             Err(_) => other.push(0),
         }
+    }
+    (acked, other)
+}
+
+/// The normal senders' results together: ids answered 200, other answers.
+async fn gather(
+    senders: Vec<tokio::task::JoinHandle<(Vec<String>, Vec<u16>)>>,
+) -> (Vec<String>, Vec<u16>) {
+    let (mut acked, mut other) = (Vec::new(), Vec::new());
+    for task in senders {
+        let (a, o) = task.await.unwrap();
+        acked.extend(a);
+        other.extend(o);
     }
     (acked, other)
 }
@@ -234,13 +248,7 @@ async fn a_storm_of_malformed_requests_gets_4xx_and_the_normal_load_is_untouched
     tokio::time::sleep(Duration::from_secs(5)).await;
     stop.store(true, Ordering::Relaxed);
 
-    let mut acked = Vec::new();
-    let mut normal_other = Vec::new();
-    for task in normal {
-        let (a, o) = task.await.unwrap();
-        acked.extend(a);
-        normal_other.extend(o);
-    }
+    let (acked, normal_other) = gather(normal).await;
     let mut by_case: BTreeMap<&str, BTreeMap<u16, usize>> = BTreeMap::new();
     for task in storms {
         for (name, statuses) in task.await.unwrap() {
@@ -275,32 +283,11 @@ async fn a_storm_of_malformed_requests_gets_4xx_and_the_normal_load_is_untouched
     assert_eq!(by_case.len(), cases.len(), "every case was sent");
 }
 
-const HOSTILE: &str = r#"
-[[plugin]]
-name = "spin"
-file = "loop_forever.wasm"
-events = ["spin"]
-
-[[plugin]]
-name = "boom"
-file = "trap.wasm"
-policy = "fail_closed"
-events = ["boom", "pageview"]
-[plugin.settings]
-spare = ["pageview"]
-
-[[plugin]]
-name = "hog"
-file = "memory_hog.wasm"
-policy = "fail_closed"
-events = ["hog"]
-"#;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_plugins_under_load_cost_only_their_own_events() {
     let s = PluginSlog::start(
         &["loop_forever.wasm", "trap.wasm", "memory_hog.wasm"],
-        HOSTILE,
+        ISOLATION_PLUGINS,
         "call_timeout_ms = 300\nmax_memory_bytes = 8388608",
     );
     let stop = Arc::new(AtomicBool::new(false));
@@ -333,13 +320,7 @@ async fn hostile_plugins_under_load_cost_only_their_own_events() {
         .collect();
     tokio::time::sleep(Duration::from_secs(6)).await;
     stop.store(true, Ordering::Relaxed);
-    let mut acked = Vec::new();
-    let mut normal_other = Vec::new();
-    for task in normal {
-        let (a, o) = task.await.unwrap();
-        acked.extend(a);
-        normal_other.extend(o);
-    }
+    let (acked, normal_other) = gather(normal).await;
     let mut hostile_answers = BTreeMap::new();
     for task in hostile {
         let (eid, answers) = task.await.unwrap();
@@ -347,12 +328,7 @@ async fn hostile_plugins_under_load_cost_only_their_own_events() {
     }
     let stored = stored_ids(&s.slog);
     let lost = acked.iter().filter(|id| !stored.contains(*id)).count();
-    let metrics = reqwest::get(s.slog.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&s.slog).await;
     let failures: Vec<&str> = metrics
         .lines()
         .filter(|l| l.starts_with("slog_plugin_failures_total"))

@@ -4,6 +4,7 @@ use flate2::{write::GzEncoder, Compression};
 use reqwest::{header, Client, Response, StatusCode};
 use serde_json::{json, Value};
 use slog_tests::harness::Slog;
+use slog_tests::http::metrics;
 use std::io::Write;
 use std::time::Duration;
 
@@ -339,12 +340,7 @@ async fn health_readiness_and_metrics_tell_what_happened() {
     post(&slog, pageview("d-1").to_string()).await;
     post(&slog, pageview("d-2").to_string()).await;
     post(&slog, json!({"stype": 100, "project": "p"}).to_string()).await;
-    let metrics = reqwest::get(slog.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&slog).await;
     let line = |prefix: &str| {
         metrics
             .lines()
@@ -487,12 +483,7 @@ async fn a_torn_tail_left_by_a_crash_is_set_apart_before_appending() {
     assert_eq!(records[1]["event_id"], answer["event_id"]);
     let quarantined = std::fs::read_to_string(data.join("events.jsonl.torn")).unwrap();
     assert_eq!(quarantined, "{\"event_id\":\"torn\n");
-    let metrics = reqwest::get(slog.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&slog).await;
     assert!(
         metrics.contains("slog_file_sink_torn_tails_total{topic=\"events\"} 1"),
         "{metrics}"

@@ -4,23 +4,14 @@
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use slog_tests::harness::{slog_bin, Slog};
-use slog_tests::http::{admin_request, post_event as post};
-use slog_tests::plugins::{dist, PluginSlog, ADMIN_TOKEN};
+use slog_tests::http::{admin_request, metrics, post_event as post};
+use slog_tests::plugins::{dist, PluginSlog, ADMIN_TOKEN, ISOLATION_PLUGINS};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 async fn admin(slog: &Slog, method: reqwest::Method, path: &str) -> (StatusCode, Value) {
     admin_request(slog, ADMIN_TOKEN, method, path, None).await
-}
-
-async fn metrics(slog: &Slog) -> String {
-    reqwest::get(slog.url("/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text")
 }
 
 fn track(eid: &str, ps: Value, uidentity: Value) -> Value {
@@ -219,32 +210,11 @@ async fn sessions_get_ids_and_a_quiet_user_gets_a_summary() {
     assert_eq!(summary["ps"]["events"], 3);
 }
 
-const ISOLATION: &str = r#"
-[[plugin]]
-name = "spin"
-file = "loop_forever.wasm"
-events = ["spin"]
-
-[[plugin]]
-name = "boom"
-file = "trap.wasm"
-policy = "fail_closed"
-events = ["boom", "pageview"]
-[plugin.settings]
-spare = ["pageview"]
-
-[[plugin]]
-name = "hog"
-file = "memory_hog.wasm"
-policy = "fail_closed"
-events = ["hog"]
-"#;
-
 #[tokio::test]
 async fn runaway_plugins_cost_only_their_event() {
     let s = PluginSlog::start(
         &["loop_forever.wasm", "trap.wasm", "memory_hog.wasm"],
-        ISOLATION,
+        ISOLATION_PLUGINS,
         "call_timeout_ms = 500\nmax_memory_bytes = 8388608",
     );
     let ok = track("pageview", json!({}), json!({"userid": "u-1"}));

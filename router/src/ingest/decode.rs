@@ -99,6 +99,7 @@ fn json_rejection(e: StrictJsonError) -> Rejection {
     let code = match e {
         StrictJsonError::Syntax(_) => Code::InvalidJson,
         StrictJsonError::DuplicateKey { .. } => Code::DuplicateKey,
+        StrictJsonError::ReservedKey { .. } => Code::InvalidValue,
         StrictJsonError::StringTooLong { .. } => Code::StringTooLong,
     };
     match e.path() {

@@ -75,6 +75,7 @@ pub fn messages(form: &Form, limits: PayloadLimits) -> Result<Vec<Value>, Reject
         let code = match e {
             StrictJsonError::Syntax(_) => Code::InvalidJson,
             StrictJsonError::DuplicateKey { .. } => Code::DuplicateKey,
+            StrictJsonError::ReservedKey { .. } => Code::InvalidValue,
             StrictJsonError::StringTooLong { .. } => Code::StringTooLong,
         };
         let at = strict_json::path_under(field, e.path());
