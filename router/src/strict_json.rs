@@ -8,6 +8,7 @@
 //! The parse is serde_json's own (same errors with line and column, same depth limit); the checks
 //! run while the tree is built, and the path of a failure (`[1].ps.url`) is only assembled on the
 //! way out of a failure, so an accepted body pays one map lookup per key and nothing more.
+use crate::error::Code;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 use std::cell::RefCell;
@@ -37,6 +38,16 @@ pub enum StrictJsonError {
 }
 
 impl StrictJsonError {
+    /// The error code a refusal of this kind carries.
+    pub fn code(&self) -> Code {
+        match self {
+            StrictJsonError::Syntax(_) => Code::InvalidJson,
+            StrictJsonError::DuplicateKey { .. } => Code::DuplicateKey,
+            StrictJsonError::ReservedKey { .. } => Code::InvalidValue,
+            StrictJsonError::StringTooLong { .. } => Code::StringTooLong,
+        }
+    }
+
     /// The path of the offending key or value (`[1].ps.url`, `stype`; empty for the top level).
     pub fn path(&self) -> &str {
         match self {

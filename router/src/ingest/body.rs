@@ -40,8 +40,8 @@ pub async fn read_limited(
         return Err(too_large());
     }
     // One chunk is the common case: it is returned as is, without a copy.
-    let mut first: Option<Bytes> = None;
-    let mut joined: Vec<u8> = Vec::new();
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut read = 0usize;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
             Rejection::request(
@@ -52,22 +52,25 @@ pub async fn read_limited(
         let Ok(data) = frame.into_data() else {
             continue; // trailers carry no body bytes
         };
-        let so_far = first.as_ref().map_or(0, Bytes::len) + joined.len();
-        if so_far + data.len() > limit {
+        read += data.len();
+        if read > limit {
             discard(body, drain).await;
             return Err(too_large());
         }
-        match first.take() {
-            None if joined.is_empty() => first = Some(data),
-            None => joined.extend_from_slice(&data),
-            Some(previous) => {
-                joined.reserve(declared.unwrap_or(0).min(limit));
-                joined.extend_from_slice(&previous);
-                joined.extend_from_slice(&data);
-            }
-        }
+        chunks.push(data);
     }
-    Ok(first.unwrap_or_else(|| Bytes::from(joined)))
+    Ok(match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.pop().expect("one chunk"),
+        _ => Bytes::from(chunks.concat()),
+    })
+}
+
+/// `refused`, answered only after the unread body is drained (a refusal decided from the
+/// headers alone: wrong content type or encoding).
+pub async fn refuse_unread(body: Body, drain: Drain, refused: Rejection) -> Rejection {
+    discard(body, drain).await;
+    refused
 }
 
 /// Reads and drops what is left of `body`, within `drain`'s bounds; a client still sending past

@@ -96,12 +96,7 @@ pub fn decode(body: &[u8], encoding: Encoding, limits: &Limits) -> Result<Payloa
 
 /// The rejection of a body that is not strict JSON, naming the key or value at fault.
 fn json_rejection(e: StrictJsonError) -> Rejection {
-    let code = match e {
-        StrictJsonError::Syntax(_) => Code::InvalidJson,
-        StrictJsonError::DuplicateKey { .. } => Code::DuplicateKey,
-        StrictJsonError::ReservedKey { .. } => Code::InvalidValue,
-        StrictJsonError::StringTooLong { .. } => Code::StringTooLong,
-    };
+    let code = e.code();
     match e.path() {
         "" => Rejection::request(code, format!("the body is not accepted JSON: {e}")),
         path => Rejection::field(code, path, e.to_string()),

@@ -3,7 +3,7 @@
 //! Order of work: headers → body (limited) → decode → [`Pipeline::run`](crate::pipeline::Pipeline::run)
 //! → answer. The pipeline answers only once the records are durable, so a 200 means durable; when
 //! the sink fails, no event of the request is reported accepted (503) and the SDK retries it whole.
-use super::body::{discard, read_limited, Drain};
+use super::body::{read_limited, refuse_unread, Drain};
 use super::decode::{self, Payload};
 use super::response;
 use crate::clock::now_ms;
@@ -75,10 +75,7 @@ async fn read_and_decode(
 ) -> Result<Payload, Rejection> {
     let encoding = match decode::check_headers(headers) {
         Ok(encoding) => encoding,
-        Err(refused) => {
-            discard(body, drain_of(state)).await;
-            return Err(refused);
-        }
+        Err(refused) => return Err(refuse_unread(body, drain_of(state), refused).await),
     };
     let bytes = read_body(state, headers, body).await?;
     decode::decode(&bytes, encoding, &state.limits)

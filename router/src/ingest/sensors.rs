@@ -11,7 +11,7 @@
 //! (the web SDK's image mode) is answered with a 1×1 GIF.
 //!
 //! [`Pipeline::run_events`]: crate::pipeline::Pipeline::run_events
-use super::body::discard;
+use super::body::refuse_unread;
 use super::handler::{drain_of, read_body, request_context};
 use super::response;
 use crate::clock::now_ms;
@@ -213,8 +213,7 @@ async fn read_messages(
     let bytes = match body {
         Some(body) => {
             if let Err(refused) = check_content_type(headers) {
-                discard(body, drain_of(state)).await;
-                return Err(refused);
+                return Err(refuse_unread(body, drain_of(state), refused).await);
             }
             read_body(state, headers, body).await?
         }

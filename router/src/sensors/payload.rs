@@ -11,7 +11,7 @@
 use super::form::Form;
 use crate::error::{Code, Rejection};
 use crate::inflate::{gunzip_limited, InflateError};
-use crate::strict_json::{self, StrictJsonError};
+use crate::strict_json;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, Engine, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::Value;
@@ -72,12 +72,7 @@ pub fn messages(form: &Form, limits: PayloadLimits) -> Result<Vec<Value>, Reject
         bytes
     };
     let value = strict_json::parse(&json, limits.max_string_bytes).map_err(|e| {
-        let code = match e {
-            StrictJsonError::Syntax(_) => Code::InvalidJson,
-            StrictJsonError::DuplicateKey { .. } => Code::DuplicateKey,
-            StrictJsonError::ReservedKey { .. } => Code::InvalidValue,
-            StrictJsonError::StringTooLong { .. } => Code::StringTooLong,
-        };
+        let code = e.code();
         let at = strict_json::path_under(field, e.path());
         Rejection::field(
             code,

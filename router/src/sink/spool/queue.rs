@@ -14,7 +14,6 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The on-disk queue and what is known about it.
 pub struct Queue {
@@ -363,7 +362,7 @@ pub struct Appender {
 
 impl Appender {
     pub fn append(&mut self, record: &Record) {
-        frame::encode(record, now_ms(), &mut self.pending);
+        frame::encode(record, super::now_ms(), &mut self.pending);
     }
 
     /// Writes and syncs what was appended, makes it visible to the reader, and starts a new
@@ -514,12 +513,6 @@ fn write_cursor(dir: &Path, at: Position) -> io::Result<()> {
     writeln!(file, "{} {}", at.segment, at.offset)?;
     file.sync_data()?;
     fs::rename(&tmp, dir.join("cursor"))
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]
