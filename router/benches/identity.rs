@@ -16,9 +16,18 @@ use slog_router::identity::keys::KeyRules;
 use slog_router::identity::local_cache::LocalCache;
 use slog_router::identity::sql_store::SqlStore;
 use slog_router::identity::store::IdentityStore;
-use slog_router::identity::{IdentityConfig, Resolver};
+use slog_router::identity::{IdentityConfig, Resolver, Sighting};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// An event of the project "zhibo" received (and timed) at `received_at`.
+fn at(received_at: i64) -> Sighting<'static> {
+    Sighting {
+        project: "zhibo",
+        received_at,
+        time: received_at,
+    }
+}
 
 fn object(v: Value) -> Map<String, Value> {
     v.as_object().unwrap().clone()
@@ -48,18 +57,22 @@ fn bench(c: &mut Criterion) {
     );
     // Warm: the first resolutions write the links and fill the cache.
     for ids in [&anonymous, &logged_in] {
-        rt.block_on(resolver.resolve(ids, true, 1)).unwrap();
+        rt.block_on(resolver.resolve(ids, true, at(1))).unwrap();
     }
     let mut group = c.benchmark_group("identity");
     group.bench_function("cache_hit_anonymous_3_identities", |b| {
         b.iter(|| {
-            let r = rt.block_on(resolver.resolve(&anonymous, true, 2)).unwrap();
+            let r = rt
+                .block_on(resolver.resolve(&anonymous, true, at(2)))
+                .unwrap();
             assert_eq!(r.source, Some(UuidSource::Lookup));
         })
     });
     group.bench_function("cache_hit_client_uuid_4_identities", |b| {
         b.iter(|| {
-            let r = rt.block_on(resolver.resolve(&logged_in, true, 2)).unwrap();
+            let r = rt
+                .block_on(resolver.resolve(&logged_in, true, at(2)))
+                .unwrap();
             assert_eq!(r.source, Some(UuidSource::Client));
         })
     });
@@ -72,7 +85,7 @@ fn bench(c: &mut Criterion) {
                 json!({"userid": format!("new-{n}"), "mobile": format!("m-{n}"),
                                     "deviceUUID": format!("nd-{n}")}),
             );
-            let r = rt.block_on(resolver.resolve(&ids, true, 3)).unwrap();
+            let r = rt.block_on(resolver.resolve(&ids, true, at(3))).unwrap();
             assert_eq!(r.source, Some(UuidSource::New));
         })
     });
@@ -83,12 +96,13 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             m += 1;
             let device = object(json!({"deviceUUID": format!("ad-{m}")}));
-            rt.block_on(resolver.resolve(&device, true, 4)).unwrap();
+            rt.block_on(resolver.resolve(&device, true, at(4))).unwrap();
             let account = object(json!({"userid": format!("acc-{m}")}));
-            rt.block_on(resolver.resolve(&account, true, 4)).unwrap();
+            rt.block_on(resolver.resolve(&account, true, at(4)))
+                .unwrap();
             let login =
                 object(json!({"deviceUUID": format!("ad-{m}"), "userid": format!("acc-{m}")}));
-            let r = rt.block_on(resolver.resolve(&login, true, 4)).unwrap();
+            let r = rt.block_on(resolver.resolve(&login, true, at(4))).unwrap();
             assert_eq!(r.merges.len(), 1);
         })
     });

@@ -11,7 +11,7 @@ use crate::http;
 use crate::identity;
 use crate::metadata::Registry;
 use crate::pipeline::records::RecordBuilder;
-use crate::pipeline::{session_sweeper, IdentityStage, Pipeline, Stages};
+use crate::pipeline::{merge_resender, session_sweeper, IdentityStage, Pipeline, Stages};
 use crate::plugins::{self, PluginHost};
 use crate::reports::Reports;
 use crate::sink;
@@ -230,6 +230,13 @@ pub async fn assemble(
         pipeline.clone(),
         Duration::from_millis(config.plugins.session_sweep_ms),
     );
+    if config.identity.enabled {
+        merge_resender::spawn(
+            pipeline.clone(),
+            Duration::from_millis(config.identity.merge_resend_interval_ms),
+            Duration::from_millis(config.identity.merge_resend_after_ms),
+        );
+    }
     let state = AppState::new(Shared {
         plugins: plugins.host,
         pipeline,

@@ -1,9 +1,11 @@
 //! Who an event is about, as the output records say it: an identity (key and value), how the
 //! event's uuid was obtained, and the merge of two uuids found to be one person.
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One identity of a person.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 pub struct Identity {
     pub key: String,
     pub value: String,
@@ -48,6 +50,9 @@ impl UuidSource {
 /// Two uuids found to be one person: the warehouse re-attributes `from`'s history to `to`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Merge {
+    /// The `event_id` of the merge's record: chosen when the merge is committed, so that every
+    /// re-send of the record (the merge outbox) carries the same one.
+    pub event_id: uuid::Uuid,
     pub from_uuid: String,
     pub to_uuid: String,
     /// The identity whose sighting revealed it.

@@ -11,7 +11,7 @@ use super::flights::Flights;
 use super::keys::Identity;
 use super::local_cache::{Cached, LocalCache};
 use super::redis_cache::RedisCache;
-use super::store::{AccountLink, IdentityStore, Link, MergeOutcome, StoreError};
+use super::store::{AccountLink, IdentityStore, Link, MergeNote, MergeOutcome, StoreError};
 use std::sync::Arc;
 
 /// `last_seen` is refreshed at most this often per identity (and only when the store is read: a
@@ -195,8 +195,12 @@ impl CachedStore {
         at: i64,
         reason: &str,
         account_keys: &[&str],
+        note: &MergeNote,
     ) -> Result<MergeOutcome, StoreError> {
-        let outcome = self.store.merge(from, to, at, reason, account_keys).await?;
+        let outcome = self
+            .store
+            .merge(from, to, at, reason, account_keys, note)
+            .await?;
         match &outcome {
             MergeOutcome::Merged(moved) => self.forget_cached(moved).await,
             MergeOutcome::Gone { swept, .. } => self.forget_cached(swept).await,
@@ -268,7 +272,7 @@ fn redis_failed(error: &super::redis_cache::RedisError) {
 mod tests {
     use super::*;
     use crate::identity::sql_store::SqlStore;
-    use crate::identity::store::{Blocked, Found, Link};
+    use crate::identity::store::{Blocked, Found, Link, PendingMerge};
     use async_trait::async_trait;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
@@ -321,8 +325,19 @@ mod tests {
             at: i64,
             r: &str,
             keys: &[&str],
+            note: &MergeNote,
         ) -> Result<MergeOutcome, StoreError> {
-            self.inner.merge(f, t, at, r, keys).await
+            self.inner.merge(f, t, at, r, keys, note).await
+        }
+        async fn pending_merges(
+            &self,
+            before: i64,
+            limit: usize,
+        ) -> Result<Vec<PendingMerge>, StoreError> {
+            self.inner.pending_merges(before, limit).await
+        }
+        async fn merges_delivered(&self, ids: &[uuid::Uuid]) -> Result<(), StoreError> {
+            self.inner.merges_delivered(ids).await
         }
         async fn identities_under(
             &self,

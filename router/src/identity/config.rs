@@ -43,6 +43,11 @@ pub struct IdentityConfig {
     /// When the store cannot be reached: `pass` (route the event with `uuid_source =
     /// "unresolved"`, counted) or `unavailable` (answer 503 so the SDK retries the request).
     pub on_store_error: OnStoreError,
+    /// A merge whose record the sink has not acknowledged this long after the merge (its
+    /// request was refused, or slog stopped in between) is sent again from the outbox.
+    pub merge_resend_after_ms: u64,
+    /// How often the outbox is looked at.
+    pub merge_resend_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -85,15 +90,21 @@ impl Default for IdentityConfig {
             cache_ttl_secs: 30,
             redis_ttl_secs: 24 * 60 * 60,
             on_store_error: OnStoreError::Pass,
+            merge_resend_after_ms: 30_000,
+            merge_resend_interval_ms: 5_000,
         }
     }
 }
 
 impl IdentityConfig {
     pub fn validate(&self) -> Result<(), InvalidConfig> {
-        if self.cache_size == 0 || self.cache_ttl_secs == 0 || self.redis_ttl_secs == 0 {
+        if self.cache_size == 0
+            || self.cache_ttl_secs == 0
+            || self.redis_ttl_secs == 0
+            || self.merge_resend_interval_ms == 0
+        {
             return Err(InvalidConfig::new(
-                "identity.cache_size, cache_ttl_secs and redis_ttl_secs must be at least 1",
+                "identity.cache_size, cache_ttl_secs, redis_ttl_secs and merge_resend_interval_ms must be at least 1",
             ));
         }
         if let Some(key) = self

@@ -12,7 +12,7 @@
 //!   `identity.max_accounts_per_device` goes on the blocklist.
 use super::keys::{Identity, Ranked, Strength, UUID_KEY};
 use super::resolver::{conflict, holds_other_value, Work};
-use super::store::{AccountLink, MergeOutcome, StoreError};
+use super::store::{AccountLink, MergeNote, MergeOutcome, StoreError};
 use crate::event::Merge;
 
 /// Whether the attempt can go on.
@@ -115,10 +115,16 @@ impl Work<'_> {
         let (from, to) = survivor((person, ours), (other, theirs));
         let reason = format!("{} seen on both", id.identity);
         let keys = self.resolver.rules.account_keys();
+        let note = MergeNote {
+            event_id: uuid::Uuid::now_v7(),
+            project: self.sighting.project.to_owned(),
+            time: self.sighting.time,
+            trigger: id.identity.clone(),
+        };
         let outcome = self
             .resolver
             .cached
-            .merge(from, to, self.at, &reason, &keys)
+            .merge(from, to, self.at, &reason, &keys, &note)
             .await?;
         let moved = match outcome {
             MergeOutcome::Merged(moved) => moved,
@@ -138,6 +144,7 @@ impl Work<'_> {
             self.person = to.clone();
         }
         self.merges.push(Merge {
+            event_id: note.event_id,
             from_uuid: from,
             to_uuid: to,
             trigger: id.identity.clone(),

@@ -4,7 +4,8 @@
 //! - `keys`: which identities a message carries, their strength and lookup priority; `junk`:
 //!   values that never link; `blocklist`: device identities seen on too many people.
 //! - `store` (the contract) and `sql_store` (MySQL/MariaDB or SQLite; merges in `sql_merge`,
-//!   the shared-device guard in `sql_guards`): identity → uuid, race-safe.
+//!   the shared-device guard in `sql_guards`, the merge outbox in `sql_outbox`): identity →
+//!   uuid, race-safe.
 //! - `local_cache` and `redis_cache` in front of it, composed by `cached_store`; `flights`: one
 //!   read for concurrent misses of one identity.
 //! - `resolver`: which person an event belongs to; `joining`: how each of its identities joins
@@ -24,12 +25,13 @@ pub mod resolver;
 mod resolver_tests;
 mod sql_guards;
 mod sql_merge;
+mod sql_outbox;
 pub mod sql_store;
 pub mod store;
 
 pub use config::{IdentityConfig, OnStoreError};
 pub use keys::Identity;
-pub use resolver::{Resolution, Resolver};
+pub use resolver::{Resolution, Resolver, Sighting};
 
 use crate::metadata::RegistryConfig;
 use cached_store::CachedStore;

@@ -25,6 +25,17 @@ use uuid::Uuid;
 /// Attempts after a deadlock or a lost merge race before the error reaches the stage.
 const MAX_RETRIES: u64 = 4;
 
+/// The event whose identities are resolved: when it was received (the time links are recorded
+/// at), and what a merge it reveals is announced with.
+#[derive(Debug, Clone, Copy)]
+pub struct Sighting<'a> {
+    pub project: &'a str,
+    /// Epoch ms.
+    pub received_at: i64,
+    /// The event's own time, epoch ms.
+    pub time: i64,
+}
+
 /// What resolution decided for one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolution {
@@ -52,6 +63,7 @@ pub(super) enum Attempt {
 pub(super) struct Work<'r> {
     pub(super) resolver: &'r Resolver,
     pub(super) at: i64,
+    pub(super) sighting: Sighting<'r>,
     pub(super) person: String,
     pub(super) accounts: HashMap<String, Vec<Identity>>,
     pub(super) merges: &'r mut Vec<Merge>,
@@ -84,7 +96,7 @@ impl Resolver {
         &self.blocklist
     }
 
-    /// Resolves the person of a message with identities `uidentity`, received at `at` (epoch ms).
+    /// Resolves the person of a message with identities `uidentity`, seen in `sighting`.
     ///
     /// A transaction the database aborted to break a deadlock with a racing request is retried,
     /// and so is an attempt whose merge lost a race (every step is safe to repeat); merges done
@@ -93,14 +105,14 @@ impl Resolver {
         &self,
         uidentity: &Map<String, Value>,
         need_uuid: bool,
-        at: i64,
+        sighting: Sighting<'_>,
     ) -> Result<Resolution, StoreError> {
         let mut merges = Vec::new();
         let mut attempt = 0;
         loop {
             let may_merge = attempt < MAX_RETRIES;
             let outcome = self
-                .resolve_once(uidentity, need_uuid, at, &mut merges, may_merge)
+                .resolve_once(uidentity, need_uuid, sighting, &mut merges, may_merge)
                 .await;
             match outcome {
                 Ok(Attempt::Done(uuid, source)) => {
@@ -139,10 +151,11 @@ impl Resolver {
         &self,
         uidentity: &Map<String, Value>,
         need_uuid: bool,
-        at: i64,
+        sighting: Sighting<'_>,
         merges: &mut Vec<Merge>,
         may_merge: bool,
     ) -> Result<Attempt, StoreError> {
+        let at = sighting.received_at;
         let client = self.rules.client_uuid(uidentity);
         if client.is_none() && !need_uuid {
             return Ok(Attempt::Done(None, None));
@@ -170,6 +183,7 @@ impl Resolver {
         let mut work = Work {
             resolver: self,
             at,
+            sighting,
             person: String::new(),
             accounts: HashMap::new(),
             merges,

@@ -4,9 +4,9 @@ use super::cached_store::CachedStore;
 use super::config::IdentityConfig;
 use super::keys::KeyRules;
 use super::local_cache::LocalCache;
-use super::resolver::{Resolution, Resolver};
+use super::resolver::{Resolution, Resolver, Sighting};
 use super::sql_store::SqlStore;
-use super::store::{AccountLink, IdentityStore, MergeOutcome};
+use super::store::{AccountLink, IdentityStore, MergeNote, MergeOutcome, PendingMerge};
 use super::Identity;
 use crate::event::UuidSource;
 use serde_json::{json, Value};
@@ -28,8 +28,16 @@ async fn resolver() -> Resolver {
     )
 }
 
+fn sighting(received_at: i64) -> Sighting<'static> {
+    Sighting {
+        project: "zhibo",
+        received_at,
+        time: received_at,
+    }
+}
+
 async fn resolve(r: &Resolver, uidentity: Value) -> Resolution {
-    r.resolve(uidentity.as_object().unwrap(), true, 1_000)
+    r.resolve(uidentity.as_object().unwrap(), true, sighting(1_000))
         .await
         .expect("store answers")
 }
@@ -310,13 +318,19 @@ async fn a_uuid_is_merged_at_most_once() {
             .await
             .unwrap();
     }
-    let first = store.merge("A", "B", 2, "test", &keys).await.unwrap();
+    let first = store
+        .merge("A", "B", 2, "test", &keys, &note())
+        .await
+        .unwrap();
     assert_eq!(
         first,
         MergeOutcome::Merged(vec![Identity::new("browserId", "a")])
     );
     // A racing request that still saw A on its own: A is gone, and so is that merge.
-    let second = store.merge("A", "C", 3, "test", &keys).await.unwrap();
+    let second = store
+        .merge("A", "C", 3, "test", &keys, &note())
+        .await
+        .unwrap();
     assert!(
         matches!(&second, MergeOutcome::Gone { uuid, into, .. } if uuid == "A" && into == "B"),
         "{second:?}"
@@ -331,8 +345,87 @@ async fn a_uuid_is_merged_at_most_once() {
         "B"
     );
     // Merging into a uuid that is gone follows nothing either.
-    let third = store.merge("C", "A", 4, "test", &keys).await.unwrap();
+    let third = store
+        .merge("C", "A", 4, "test", &keys, &note())
+        .await
+        .unwrap();
     assert!(matches!(third, MergeOutcome::Gone { .. }), "{third:?}");
+}
+
+fn note() -> MergeNote {
+    MergeNote {
+        event_id: uuid::Uuid::now_v7(),
+        project: "zhibo".into(),
+        time: 1,
+        trigger: Identity::new("browserId", "a"),
+    }
+}
+
+#[tokio::test]
+async fn a_merge_stays_in_the_outbox_until_its_record_is_delivered() {
+    let store = SqlStore::open("sqlite::memory:").await.unwrap();
+    for (value, uuid) in [("a", "A"), ("b", "B")] {
+        store
+            .link(&Identity::new("browserId", value), uuid, 1)
+            .await
+            .unwrap();
+    }
+    let first = note();
+    let merged = store.merge("A", "B", 2, "test", &[], &first).await.unwrap();
+    assert!(matches!(merged, MergeOutcome::Merged(_)), "{merged:?}");
+    // Refused and lost races leave nothing to announce.
+    assert_eq!(
+        store
+            .merge("A", "B", 3, "test", &[], &note())
+            .await
+            .unwrap(),
+        MergeOutcome::Gone {
+            uuid: "A".into(),
+            into: "B".into(),
+            swept: vec![]
+        }
+    );
+
+    assert!(
+        store.pending_merges(2, 10).await.unwrap().is_empty(),
+        "only merges received before 2"
+    );
+    let pending = store.pending_merges(3, 10).await.unwrap();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    let PendingMerge {
+        project,
+        received_at,
+        time,
+        merge,
+    } = &pending[0];
+    assert_eq!((project.as_str(), *received_at, *time), ("zhibo", 2, 1));
+    assert_eq!(merge.event_id, first.event_id);
+    assert_eq!(
+        (merge.from_uuid.as_str(), merge.to_uuid.as_str()),
+        ("A", "B")
+    );
+    assert_eq!(merge.trigger, Identity::new("browserId", "a"));
+    assert_eq!(merge.moved, vec![Identity::new("browserId", "a")]);
+
+    store.merges_delivered(&[first.event_id]).await.unwrap();
+    assert!(store.pending_merges(i64::MAX, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn forgetting_a_person_drops_their_unsent_merges() {
+    let store = SqlStore::open("sqlite::memory:").await.unwrap();
+    for (value, uuid) in [("a", "A"), ("b", "B")] {
+        store
+            .link(&Identity::new("browserId", value), uuid, 1)
+            .await
+            .unwrap();
+    }
+    store
+        .merge("A", "B", 2, "test", &[], &note())
+        .await
+        .unwrap();
+    store.forget("B").await.unwrap();
+    assert!(store.pending_merges(i64::MAX, 10).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -346,7 +439,10 @@ async fn a_merge_that_would_join_two_values_of_an_account_key_is_refused() {
         .link(&Identity::new("userid", "y"), "Y", 1)
         .await
         .unwrap();
-    let outcome = store.merge("X", "Y", 2, "test", &["userid"]).await.unwrap();
+    let outcome = store
+        .merge("X", "Y", 2, "test", &["userid"], &note())
+        .await
+        .unwrap();
     assert_eq!(outcome, MergeOutcome::Refused);
     assert_eq!(
         store
@@ -449,7 +545,11 @@ async fn openids_of_two_apps_are_two_identities() {
 async fn events_that_need_no_uuid_link_nothing() {
     let r = resolver().await;
     let res = r
-        .resolve(json!({"browserId": "b-9"}).as_object().unwrap(), false, 1)
+        .resolve(
+            json!({"browserId": "b-9"}).as_object().unwrap(),
+            false,
+            sighting(1),
+        )
         .await
         .unwrap();
     assert_eq!((res.uuid, res.source), (None, None));

@@ -11,7 +11,8 @@
 //! overwrites). The account check reads with locks on MySQL, so that an account linked to either
 //! uuid by a racing request is either seen here or waits for the merge and then sees it.
 use super::keys::Identity;
-use super::store::{MergeOutcome, StoreError};
+use super::sql_outbox;
+use super::store::{MergeNote, MergeOutcome, StoreError};
 use crate::db::Backend;
 use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
@@ -23,6 +24,7 @@ const LOCK_WAIT_SECS: i64 = 5;
 
 /// Runs the merge to its end even when the request that asked for it is dropped, so that a
 /// named lock is never left held on a pooled connection.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn merge(
     pool: &AnyPool,
     backend: Backend,
@@ -31,15 +33,17 @@ pub(super) async fn merge(
     at: i64,
     reason: &str,
     account_keys: &[&str],
+    note: &MergeNote,
 ) -> Result<MergeOutcome, StoreError> {
     let pool = pool.clone();
     let (from, to, reason) = (from.to_owned(), to.to_owned(), reason.to_owned());
+    let note = note.clone();
     let keys: Vec<String> = account_keys.iter().map(|k| k.to_string()).collect();
     let task = tokio::spawn(async move {
         let mut conn = pool.acquire().await?;
         if backend == Backend::Sqlite {
             let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-            return merge_on(&mut conn, backend, &from, &to, at, &reason, &keys).await;
+            return merge_on(&mut conn, backend, &from, &to, at, &reason, &keys, &note).await;
         }
         let mut names = [lock_name(&from), lock_name(&to)];
         names.sort();
@@ -56,7 +60,7 @@ pub(super) async fn merge(
         }
         if held.len() == names.len() {
             let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-            result = merge_on(&mut conn, backend, &from, &to, at, &reason, &keys).await;
+            result = merge_on(&mut conn, backend, &from, &to, at, &reason, &keys, &note).await;
         }
         for name in held {
             if let Err(e) = release_lock(&mut conn, name).await {
@@ -110,6 +114,7 @@ async fn release_lock(conn: &mut PoolConnection<Any>, name: &str) -> Result<(), 
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn merge_on(
     conn: &mut PoolConnection<Any>,
     backend: Backend,
@@ -118,6 +123,7 @@ async fn merge_on(
     at: i64,
     reason: &str,
     account_keys: &[&str],
+    note: &MergeNote,
 ) -> Result<MergeOutcome, StoreError> {
     let mut tx = conn.begin().await?;
     for uuid in [from, to] {
@@ -157,6 +163,8 @@ async fn merge_on(
     }
     let moved = identities_on(&mut tx, from).await?;
     move_links(&mut tx, from, to).await?;
+    // Committed with the merge or not at all: the announcement cannot be lost in between.
+    sql_outbox::record(&mut tx, note, from, to, at, &moved).await?;
     // Earlier merges into `from` now lead to `to` as well, so the table stays one hop deep.
     sqlx::query("UPDATE identity_merges SET to_uuid = ? WHERE to_uuid = ?")
         .bind(to.to_owned())

@@ -8,7 +8,11 @@
 use super::keys::Identity;
 use super::sql_guards;
 use super::sql_merge::{self, identities_of, identities_on};
-use super::store::{AccountLink, Blocked, Found, IdentityStore, Link, MergeOutcome, StoreError};
+use super::sql_outbox;
+use super::store::{
+    AccountLink, Blocked, Found, IdentityStore, Link, MergeNote, MergeOutcome, PendingMerge,
+    StoreError,
+};
 use crate::db::{self, Backend};
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
@@ -172,8 +176,31 @@ impl IdentityStore for SqlStore {
         at: i64,
         reason: &str,
         account_keys: &[&str],
+        note: &MergeNote,
     ) -> Result<MergeOutcome, StoreError> {
-        sql_merge::merge(&self.pool, self.backend, from, to, at, reason, account_keys).await
+        sql_merge::merge(
+            &self.pool,
+            self.backend,
+            from,
+            to,
+            at,
+            reason,
+            account_keys,
+            note,
+        )
+        .await
+    }
+
+    async fn pending_merges(
+        &self,
+        received_before: i64,
+        limit: usize,
+    ) -> Result<Vec<PendingMerge>, StoreError> {
+        sql_outbox::pending(&self.pool, received_before, limit).await
+    }
+
+    async fn merges_delivered(&self, event_ids: &[uuid::Uuid]) -> Result<(), StoreError> {
+        sql_outbox::delivered(&self.pool, event_ids).await
     }
 
     async fn identities_under(
@@ -263,6 +290,7 @@ impl IdentityStore for SqlStore {
             .bind(uuid.to_owned())
             .execute(&mut *tx)
             .await?;
+        sql_outbox::forget(&mut tx, uuid).await?;
         tx.commit().await?;
         Ok(gone)
     }

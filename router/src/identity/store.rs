@@ -6,6 +6,7 @@
 //! if absent and answers with whatever uuid the identity has afterwards, and moves are
 //! compare-and-set on the uuid the caller saw.
 use super::keys::Identity;
+use crate::event::Merge;
 use async_trait::async_trait;
 use serde::Serialize;
 
@@ -93,6 +94,26 @@ pub enum MergeOutcome {
     Refused,
 }
 
+/// What the record announcing a merge says besides the two uuids, written to the merge outbox
+/// in the merge's own transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeNote {
+    pub event_id: uuid::Uuid,
+    /// The project and time of the event whose identities revealed the merge.
+    pub project: String,
+    pub time: i64,
+    pub trigger: Identity,
+}
+
+/// A merge whose record the sink has not acknowledged yet (the merge outbox).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingMerge {
+    pub project: String,
+    pub received_at: i64,
+    pub time: i64,
+    pub merge: Merge,
+}
+
 /// A blocked identity, as the admin API lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Blocked {
@@ -144,7 +165,9 @@ pub trait IdentityStore: Send + Sync {
 
     /// Moves every identity of `from` to `to` and records the merge, in one transaction that
     /// first checks that neither uuid was merged away already (a uuid is merged at most once)
-    /// and that the two together hold at most one value of each of `account_keys`.
+    /// and that the two together hold at most one value of each of `account_keys`. A merge
+    /// that happens is also written to the merge outbox (`note`, the identities moved), in the
+    /// same transaction.
     async fn merge(
         &self,
         from: &str,
@@ -152,7 +175,19 @@ pub trait IdentityStore: Send + Sync {
         at: i64,
         reason: &str,
         account_keys: &[&str],
+        note: &MergeNote,
     ) -> Result<MergeOutcome, StoreError>;
+
+    /// Merges in the outbox committed before `received_before` (epoch ms), oldest first, at
+    /// most `limit`.
+    async fn pending_merges(
+        &self,
+        received_before: i64,
+        limit: usize,
+    ) -> Result<Vec<PendingMerge>, StoreError>;
+
+    /// Removes the merges whose records the sink acknowledged from the outbox.
+    async fn merges_delivered(&self, event_ids: &[uuid::Uuid]) -> Result<(), StoreError>;
 
     /// The identities of `uuid` under `keys` (its accounts, when `keys` are the account keys).
     async fn identities_under(
@@ -185,8 +220,8 @@ pub trait IdentityStore: Send + Sync {
     /// Removes one identity's link; the uuid it was linked to.
     async fn unlink(&self, identity: &Identity) -> Result<Option<String>, StoreError>;
 
-    /// Removes every link of `uuid` (a privacy request) and the merges that name it; the
-    /// identities that were linked.
+    /// Removes every link of `uuid` (a privacy request) and the merges that name it, sent or
+    /// not; the identities that were linked.
     async fn forget(&self, uuid: &str) -> Result<Vec<Identity>, StoreError>;
 
     /// Whether the store answers now.

@@ -4,9 +4,9 @@
 //! Profile messages always need a uuid; track events need one when their registry entry says
 //! `need_uuid` (unregistered events, accepted under a lenient policy, are treated as needing one).
 use super::Admitted;
-use crate::event::UuidSource;
+use crate::event::{Event, UuidSource};
 use crate::identity::keys::UUID_KEY;
-use crate::identity::{OnStoreError, Resolver};
+use crate::identity::{OnStoreError, Resolver, Sighting};
 use crate::metadata::Snapshot;
 use serde_json::Value;
 use std::sync::Arc;
@@ -50,6 +50,20 @@ impl IdentityStage {
         self.on_store_error
     }
 
+    /// Takes the merges whose records the sink acknowledged out of the outbox. A failure only
+    /// means they are sent again (same event_id) by the re-sender: logged, not the request's.
+    pub async fn merges_delivered(&self, event_ids: &[uuid::Uuid]) {
+        if let Err(e) = self
+            .resolver
+            .store()
+            .store()
+            .merges_delivered(event_ids)
+            .await
+        {
+            tracing::warn!(error = %e, merges = event_ids.len(), "merge outbox not cleared; the merges will be sent again");
+        }
+    }
+
     /// Resolves each event in `admitted`, filling `uidentity.uuid`, `uuid_source` and the
     /// merges it revealed.
     pub async fn apply<'a>(
@@ -67,7 +81,7 @@ impl IdentityStage {
                     .is_none_or(|def| def.need_uuid);
             match self
                 .resolver
-                .resolve(&event.uidentity, need_uuid, event.received_at)
+                .resolve(&event.uidentity, need_uuid, sighting_of(event))
                 .await
             {
                 Ok(resolution) => {
@@ -100,6 +114,14 @@ impl IdentityStage {
     }
 }
 
+fn sighting_of(event: &Event) -> Sighting<'_> {
+    Sighting {
+        project: &event.project,
+        received_at: event.received_at,
+        time: event.time,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The store-failure paths, with an in-process store that always fails (the same paths run
@@ -109,7 +131,8 @@ mod tests {
     use crate::identity::keys::{Identity, KeyRules};
     use crate::identity::local_cache::LocalCache;
     use crate::identity::store::{
-        AccountLink, Blocked, Found, IdentityStore, Link, MergeOutcome, StoreError,
+        AccountLink, Blocked, Found, IdentityStore, Link, MergeNote, MergeOutcome, PendingMerge,
+        StoreError,
     };
     use crate::identity::IdentityConfig;
     use crate::pipeline::normalize::normalize;
@@ -152,7 +175,14 @@ mod tests {
             _: i64,
             _: &str,
             _: &[&str],
+            _: &MergeNote,
         ) -> Result<MergeOutcome, StoreError> {
+            Err(down())
+        }
+        async fn pending_merges(&self, _: i64, _: usize) -> Result<Vec<PendingMerge>, StoreError> {
+            Err(down())
+        }
+        async fn merges_delivered(&self, _: &[uuid::Uuid]) -> Result<(), StoreError> {
             Err(down())
         }
         async fn identities_under(&self, _: &str, _: &[&str]) -> Result<Vec<Identity>, StoreError> {

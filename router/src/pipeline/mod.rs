@@ -8,10 +8,12 @@
 //!
 //! Each stage lives in its own file here and is unit-tested on plain values: `normalize`,
 //! `validate`, `enrich`, `derive`, `records`; `stages` chains them; `identify` is the identity
-//! step; `tally` counts a request; `session_sweeper` closes idle sessions.
+//! step; `tally` counts a request; `session_sweeper` closes idle sessions; `merge_resender`
+//! sends again the merges whose records the sink has not acknowledged.
 pub mod derive;
 pub mod enrich;
 pub mod identify;
+pub mod merge_resender;
 pub mod normalize;
 pub mod records;
 pub mod session_sweeper;
@@ -161,7 +163,14 @@ impl Pipeline {
         let mut items = Vec::with_capacity(count);
         let mut tally = Tally::default();
         let mut to_register = Vec::new();
+        // The merges whose records go out with this request (those of an event a plugin refused
+        // after identity stay in the outbox for the re-sender).
+        let mut announced = Vec::new();
         for admission in admissions {
+            let merges: Vec<uuid::Uuid> = match &admission {
+                Ok(admitted) => admitted.merges.iter().map(|m| m.event_id).collect(),
+                Err(_) => Vec::new(),
+            };
             let outcome = match admission {
                 Ok(admitted) => self.stages.complete(&chain, admitted),
                 Err(refused) => Outcome::Rejected(refused),
@@ -173,6 +182,7 @@ impl Pipeline {
                     findings,
                     derived,
                 } => {
+                    announced.extend(merges);
                     tally.accepted(&record.topic, derived.len(), &findings.warnings);
                     records.push(record);
                     records.extend(derived);
@@ -195,6 +205,9 @@ impl Pipeline {
         if let Err(e) = self.deliver(records).await {
             tracing::warn!(error = %e, "sink refused a request's events");
             return unavailable(Code::SinkUnavailable, self.sink.retry_after(), count, &e);
+        }
+        if let (Some(identity), false) = (&self.identity, announced.is_empty()) {
+            identity.merges_delivered(&announced).await;
         }
         // Counted and registered only once the events are durable: a 503 accepted nothing.
         if !to_register.is_empty() {

@@ -135,12 +135,24 @@ impl RecordBuilder {
     /// The users-topic record announcing `merge`, revealed by `event`; keyed by the surviving
     /// uuid so it lands on that person's partition.
     pub fn identity_merge(&self, event: &Event, merge: &Merge) -> Record {
+        self.merge_record(&event.project, event.received_at, event.time, merge)
+    }
+
+    /// The record of `merge`, revealed by an event of `project` received at `received_at` with
+    /// its own `time`: what [`RecordBuilder::identity_merge`] builds, from the merge outbox.
+    pub fn merge_record(
+        &self,
+        project: &str,
+        received_at: i64,
+        time: i64,
+        merge: &Merge,
+    ) -> Record {
         let message = IdentityMerge {
             kind: "identity_merge",
-            event_id: uuid::Uuid::now_v7(),
-            received_at: event.received_at,
-            time: event.time,
-            project: &event.project,
+            event_id: merge.event_id,
+            received_at,
+            time,
+            project,
             from_uuid: &merge.from_uuid,
             to_uuid: &merge.to_uuid,
             trigger: &merge.trigger,
