@@ -31,7 +31,7 @@ step "plugins (wasm32-wasip2 components the plugin tests load)"
 bash scripts/build-plugins.sh
 
 step "lint"
-cargo clippy --workspace --all-targets --features slog-tests/e2e -- -D warnings
+cargo clippy --workspace --all-targets --features slog-tests/e2e,slog-router/service-tests -- -D warnings
 (cd plugins && cargo clippy --target wasm32-wasip2 --target-dir "$CARGO_TARGET_DIR/plugins" \
   --workspace -- -D warnings)
 
@@ -52,7 +52,7 @@ trap 'rm -f "$log"' EXIT
 set +e
 (
   status=0
-  cargo test --workspace --features slog-tests/e2e --no-fail-fast "$@" || status=1
+  cargo test --workspace --features slog-tests/e2e,slog-router/service-tests --no-fail-fast "$@" || status=1
   # The plugins' own unit tests run on the host (the SDK's export! is inert outside wasm).
   cargo test --manifest-path plugins/Cargo.toml --target-dir "$CARGO_TARGET_DIR/plugins-host" \
     --workspace --no-fail-fast "$@" || status=1

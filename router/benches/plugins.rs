@@ -8,6 +8,7 @@ use serde_json::json;
 use slog_router::config::PluginsConfig;
 use slog_router::event::Event;
 use slog_router::pipeline::normalize::normalize;
+use slog_router::plugins::sessions::SessionTxn;
 use slog_router::plugins::{Chain, PluginHost};
 use std::path::Path;
 use std::sync::Arc;
@@ -100,12 +101,14 @@ fn bench(c: &mut Criterion) {
     }
     let mut group = c.benchmark_group("plugins");
     for (name, event, chain) in &cases {
+        // One user's session, stepped by every iteration (as a user's page views would).
+        let mut sessions = SessionTxn::default();
         group.bench_function(name.as_str(), |b| {
             b.iter_batched(
                 || event.clone(),
                 |mut e| {
                     chain.before_identity(&mut e).unwrap();
-                    let derived = chain.after_identity(&mut e).unwrap();
+                    let derived = chain.after_identity(&mut e, &mut sessions).unwrap();
                     (e, derived)
                 },
                 BatchSize::SmallInput,

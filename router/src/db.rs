@@ -75,6 +75,32 @@ pub async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), DbError> {
     Ok(())
 }
 
+/// A primary-key or unique-index violation (MySQL 1062, SQLite's UNIQUE constraint).
+pub fn is_duplicate_key(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = error else {
+        return false;
+    };
+    db.is_unique_violation()
+        || db
+            .code()
+            .is_some_and(|c| c == "1062" || c == "2067" || c == "1555")
+        || db.message().contains("Duplicate entry")
+        || db.message().contains("UNIQUE constraint failed")
+}
+
+/// A long text column (MySQL `mediumtext`, SQLite `TEXT`): MySQL hands a binary-collated one over
+/// as bytes whatever the cast, SQLite as text.
+pub fn long_text(row: &sqlx::any::AnyRow, index: usize) -> Result<String, sqlx::Error> {
+    use sqlx::Row;
+    match row.try_get::<String, _>(index) {
+        Ok(text) => Ok(text),
+        Err(_) => {
+            let bytes: Vec<u8> = row.try_get(index)?;
+            String::from_utf8(bytes).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+        }
+    }
+}
+
 fn create_parent_dir(url: &str) -> std::io::Result<()> {
     let path = url
         .trim_start_matches("sqlite:")

@@ -34,6 +34,7 @@ pub enum Code {
     PresetProtected,
     RegistryUnavailable,
     IdentityUnavailable,
+    SessionStoreUnavailable,
     PluginRejected,
     PluginFailed,
     PluginReloadFailed,

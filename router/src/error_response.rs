@@ -19,6 +19,7 @@ pub fn status_of(code: Code) -> StatusCode {
         Code::SinkUnavailable
         | Code::RegistryUnavailable
         | Code::IdentityUnavailable
+        | Code::SessionStoreUnavailable
         | Code::WarehouseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         Code::Unauthorized => StatusCode::UNAUTHORIZED,
         Code::Overloaded => StatusCode::SERVICE_UNAVAILABLE,

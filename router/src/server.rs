@@ -12,6 +12,7 @@ use crate::identity;
 use crate::metadata::Registry;
 use crate::pipeline::records::RecordBuilder;
 use crate::pipeline::{merge_resender, session_sweeper, IdentityStage, Pipeline, Stages};
+use crate::plugins::sessions::config::SessionStorePlaces;
 use crate::plugins::{self, PluginHost};
 use crate::reports::Reports;
 use crate::sink;
@@ -204,7 +205,7 @@ pub async fn assemble(
     } else {
         None
     };
-    let plugins = start_plugins(config)?;
+    let plugins = start_plugins(config).await?;
     let admin_token = config.admin.token.as_deref().filter(|t| !t.is_empty());
     let reports = if config.reports.enabled {
         let reports = Reports::open(&config.reports, &config.warehouse.url, admin_token)
@@ -287,9 +288,30 @@ struct Plugins {
 
 /// Loads plugins.toml and starts the epoch ticker and the file watcher. A chain that does not
 /// load is reported and slog serves without plugins until a reload works.
-fn start_plugins(config: &Config) -> anyhow::Result<Plugins> {
+async fn start_plugins(config: &Config) -> anyhow::Result<Plugins> {
     let settings = &config.plugins;
-    let host = Arc::new(PluginHost::new(settings).context("starting the plugin engine")?);
+    let places = SessionStorePlaces {
+        database_url: config
+            .identity
+            .url
+            .as_deref()
+            .unwrap_or(&config.registry.url),
+        redis_url: config
+            .identity
+            .redis_url
+            .as_deref()
+            .or(config.registry.redis_url.as_deref()),
+        redis_key_prefix: &config.registry.redis_key_prefix,
+    };
+    let sessions = plugins::sessions::config::open(settings.session_store, &places).await?;
+    tracing::info!(
+        store = sessions.name(),
+        "plugin sessions kept in the {} store",
+        sessions.name()
+    );
+    let host = Arc::new(
+        PluginHost::with_sessions(settings, sessions).context("starting the plugin engine")?,
+    );
     host.engine()
         .spawn_ticker(Duration::from_millis(settings.epoch_tick_ms));
     // The error is logged and shown in GET /admin/plugins by the host itself.

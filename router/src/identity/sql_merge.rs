@@ -13,7 +13,7 @@
 use super::keys::Identity;
 use super::sql_outbox;
 use super::store::{MergeNote, MergeOutcome, StoreError};
-use crate::db::Backend;
+use crate::db::{self, Backend};
 use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
 use sqlx::{Acquire, Any, AnyPool, Row, Transaction};
@@ -155,7 +155,7 @@ async fn merge_on(
     .await;
     match claimed {
         Ok(_) => {}
-        Err(e) if is_duplicate_key(&e) => {
+        Err(e) if db::is_duplicate_key(&e) => {
             tx.rollback().await?;
             return Ok(MergeOutcome::Refused);
         }
@@ -260,17 +260,4 @@ pub(super) fn identities_of(rows: &[AnyRow]) -> Result<Vec<Identity>, StoreError
             ))
         })
         .collect()
-}
-
-/// A primary-key or unique-index violation (MySQL 1062, SQLite's UNIQUE constraint).
-pub(super) fn is_duplicate_key(error: &sqlx::Error) -> bool {
-    let sqlx::Error::Database(db) = error else {
-        return false;
-    };
-    db.is_unique_violation()
-        || db
-            .code()
-            .is_some_and(|c| c == "1062" || c == "2067" || c == "1555")
-        || db.message().contains("Duplicate entry")
-        || db.message().contains("UNIQUE constraint failed")
 }

@@ -53,11 +53,7 @@ pub(super) async fn pending(
     let mut pending = Vec::with_capacity(rows.len());
     for row in rows {
         let event_id: String = row.try_get(0)?;
-        // MySQL hands a long text column over as bytes whatever the cast; SQLite as text.
-        let moved: String = match row.try_get::<String, _>(8) {
-            Ok(text) => text,
-            Err(_) => String::from_utf8_lossy(&row.try_get::<Vec<u8>, _>(8)?).into_owned(),
-        };
+        let moved = crate::db::long_text(&row, 8)?;
         let (Ok(event_id), Ok(moved)) = (
             event_id.parse::<uuid::Uuid>(),
             serde_json::from_str::<Vec<Identity>>(&moved),

@@ -211,7 +211,7 @@ fn retry_after() -> utoipa::openapi::Header {
 /// The 503 of the event endpoints: nothing accepted, resend after `Retry-After`.
 pub(super) fn unavailable() -> ResponseBuilder {
     json(
-        "`sink_unavailable` or `identity_unavailable`, or `overloaded` (more requests in flight \
+        "`sink_unavailable`, `identity_unavailable` or `session_store_unavailable`, or `overloaded` (more requests in flight \
          than `limits.max_in_flight`): nothing of the request was accepted; resend it whole \
          after `Retry-After`",
         schema_ref::<ErrorBody>(),

@@ -8,14 +8,17 @@
 //!
 //! Each stage lives in its own file here and is unit-tested on plain values: `normalize`,
 //! `validate`, `enrich`, `derive`, `records`; `stages` chains them; `identify` is the identity
-//! step; `tally` counts a request; `session_sweeper` closes idle sessions; `merge_resender`
+//! step; `completion` runs the second half over a request and `session_steps` stores its
+//! session steps; `tally` counts a request; `session_sweeper` closes idle sessions; `merge_resender`
 //! sends again the merges whose records the sink has not acknowledged.
+mod completion;
 pub mod derive;
 pub mod enrich;
 pub mod identify;
 pub mod merge_resender;
 pub mod normalize;
 pub mod records;
+mod session_steps;
 pub mod session_sweeper;
 pub mod stages;
 mod tally;
@@ -32,10 +35,10 @@ use crate::metadata::Registry;
 use crate::plugins::PluginHost;
 use crate::sink::{Record, Sink, SinkError};
 use crate::telemetry::IngestMetrics;
+use completion::Completed;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tally::Tally;
 use uuid::Uuid;
 
 /// What a 503 for an unreachable identity store suggests to the SDK.
@@ -156,52 +159,16 @@ impl Pipeline {
             }
         }
 
-        // Accepted records, derived records and dead letters go to the sink together, moved out
-        // of the outcomes (no copy of the serialised payloads): an answer is only given once they
-        // are all durable, so a refused event is not lost either.
-        let mut records: Vec<Record> = Vec::with_capacity(count);
-        let mut items = Vec::with_capacity(count);
-        let mut tally = Tally::default();
-        let mut to_register = Vec::new();
-        // The merges whose records go out with this request (those of an event a plugin refused
-        // after identity stay in the outbox for the re-sender).
-        let mut announced = Vec::new();
-        for admission in admissions {
-            let merges: Vec<uuid::Uuid> = match &admission {
-                Ok(admitted) => admitted.merges.iter().map(|m| m.event_id).collect(),
-                Err(_) => Vec::new(),
-            };
-            let outcome = match admission {
-                Ok(admitted) => self.stages.complete(&chain, admitted),
-                Err(refused) => Outcome::Rejected(refused),
-            };
-            items.push(match outcome {
-                Outcome::Accepted {
-                    event,
-                    record,
-                    findings,
-                    derived,
-                } => {
-                    announced.extend(merges);
-                    tally.accepted(&record.topic, derived.len(), &findings.warnings);
-                    records.push(record);
-                    records.extend(derived);
-                    to_register.extend(findings.to_register);
-                    ItemOutcome::Accepted {
-                        event_id: event.event_id,
-                        warnings: findings.warnings,
-                    }
-                }
-                Outcome::Rejected(Refused {
-                    rejection,
-                    dead_letter,
-                }) => {
-                    tally.rejected(&rejection, dead_letter.is_some());
-                    records.extend(dead_letter);
-                    ItemOutcome::Rejected(rejection)
-                }
-            });
-        }
+        let Completed {
+            records,
+            items,
+            tally,
+            to_register,
+            announced,
+        } = match self.complete_with_sessions(&chain, admissions).await {
+            Ok(completed) => completed,
+            Err(outcome) => return outcome,
+        };
         if let Err(e) = self.deliver(records).await {
             tracing::warn!(error = %e, "sink refused a request's events");
             return unavailable(Code::SinkUnavailable, self.sink.retry_after(), count, &e);

@@ -10,13 +10,14 @@ use crate::enrich::Enrichers;
 use crate::error::Rejection;
 use crate::event::{Event, Merge, Wire};
 use crate::metadata::{RegistryConfig, Snapshot};
+use crate::plugins::sessions::SessionTxn;
 use crate::plugins::Chain;
 use crate::sink::Record;
 use serde_json::Value;
 use std::sync::Arc;
 
 /// A message that passed the synchronous stages and waits for identity resolution.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Admitted {
     // Boxed: an event is far larger than a rejection, and admissions are collected per batch.
     pub event: Box<Event>,
@@ -26,7 +27,7 @@ pub struct Admitted {
 }
 
 /// A message refused on its way through the pipeline.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Refused {
     pub rejection: Rejection,
     /// Set when the message was well-formed but refused (registry, plugin): nothing is lost.
@@ -132,13 +133,19 @@ impl Stages {
 
     /// The second half, once identity resolution has filled the event's uuid. The plugins'
     /// virtual events skip registry validation: their plugin's authors own them.
-    pub fn complete(&self, chain: &Chain, admitted: Admitted) -> Outcome {
+    /// Session steps go to `sessions`, which the caller writes back to the session store.
+    pub fn complete(
+        &self,
+        chain: &Chain,
+        admitted: Admitted,
+        sessions: &mut SessionTxn,
+    ) -> Outcome {
         let Admitted {
             mut event,
             findings,
             merges,
         } = admitted;
-        let virtual_events = match chain.after_identity(&mut event) {
+        let virtual_events = match chain.after_identity(&mut event, sessions) {
             Ok(events) => events,
             Err(rejection) => return Outcome::Rejected(self.refuse(&event, rejection)),
         };
@@ -173,7 +180,8 @@ impl Stages {
         received_at: i64,
     ) -> Outcome {
         match self.admit(chain, snapshot, request, message, received_at) {
-            Ok(admitted) => self.complete(chain, admitted),
+            // Sessions stepped here are not kept: no store behind them.
+            Ok(admitted) => self.complete(chain, admitted, &mut SessionTxn::default()),
             Err(refused) => Outcome::Rejected(refused),
         }
     }

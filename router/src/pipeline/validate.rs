@@ -16,7 +16,7 @@ use crate::metadata::{AutoRegistration, PropertyKind, Snapshot, ValueType};
 use serde_json::Value;
 
 /// What validation found in an event it let through.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Findings {
     /// Unknown names accepted under the `lenient` policy.
     pub warnings: Vec<Rejection>,

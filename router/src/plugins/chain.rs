@@ -7,7 +7,7 @@
 use super::bindings::types;
 use super::instance::{CallError, Runtime};
 use super::manifest::{FailurePolicy, PluginEntry};
-use super::session_store::{SessionEntry, SessionStore};
+use super::sessions::{SessionEntry, SessionKey, SessionTxn};
 use crate::error::{Code, Rejection};
 use crate::event::{Event, MessageKind, TimeSource, UuidSource};
 use serde_json::{Map, Value};
@@ -37,7 +37,6 @@ impl ChainPlugin {
 /// The plugins that run on every event, in order.
 pub struct Chain {
     plugins: Vec<ChainPlugin>,
-    sessions: Arc<SessionStore>,
     /// Counts successful loads; 0 is the empty chain slog starts with.
     pub version: u64,
 }
@@ -45,15 +44,32 @@ pub struct Chain {
 impl Chain {
     /// No plugins: every hook stage is a no-op.
     pub fn empty() -> Self {
-        Self::new(Vec::new(), Arc::default(), 0)
+        Self::new(Vec::new(), 0)
     }
 
-    pub fn new(plugins: Vec<ChainPlugin>, sessions: Arc<SessionStore>, version: u64) -> Self {
-        Chain {
-            plugins,
-            sessions,
-            version,
+    pub fn new(plugins: Vec<ChainPlugin>, version: u64) -> Self {
+        Chain { plugins, version }
+    }
+
+    /// Whether any plugin of the chain has the session hook.
+    pub fn has_sessions(&self) -> bool {
+        self.plugins.iter().any(|p| p.has(types::HookSet::SESSION))
+    }
+
+    /// The sessions `event` steps: one per selected plugin with the session hook, for the
+    /// event's user. An event without identities has none.
+    pub fn session_keys(&self, event: &Event) -> Vec<SessionKey> {
+        if !self.has_sessions() {
+            return Vec::new();
         }
+        let Some(user) = event.partition_key() else {
+            return Vec::new();
+        };
+        self.selected(event)
+            .into_iter()
+            .filter(|p| p.has(types::HookSet::SESSION))
+            .map(|p| SessionKey::new(&p.runtime.name, &user))
+            .collect()
     }
 
     pub fn plugins(&self) -> &[ChainPlugin] {
@@ -121,8 +137,13 @@ impl Chain {
         Ok(())
     }
 
-    /// derive → session, plugin by plugin: the virtual events to route with this one.
-    pub fn after_identity(&self, event: &mut Event) -> Result<Vec<Event>, Rejection> {
+    /// derive → session, plugin by plugin: the virtual events to route with this one. Session
+    /// steps read and write `sessions`, the request's view of the session store.
+    pub fn after_identity(
+        &self,
+        event: &mut Event,
+        sessions: &mut SessionTxn,
+    ) -> Result<Vec<Event>, Rejection> {
         let mut derived = Vec::new();
         let mut view = View::default();
         for plugin in self.selected(event) {
@@ -139,11 +160,9 @@ impl Chain {
                 let Some(user) = event.partition_key() else {
                     continue;
                 };
-                let state = self.sessions.state(name, &user);
+                let state = sessions.state(name, &user);
                 let wit = view.get(event, plugin.reads());
-                let answer = plugin
-                    .runtime
-                    .call(|h, s| h.call_session(s, wit, state.as_deref()));
+                let answer = plugin.runtime.call(|h, s| h.call_session(s, wit, state));
                 let step = answer.and_then(|step| {
                     let props = json_object(&step.set_props)?;
                     let events = virtual_events(name, &Source::of(event), step.emit)?;
@@ -158,7 +177,7 @@ impl Chain {
                             sid: event.sid.clone(),
                             uidentity: event.uidentity.clone(),
                         };
-                        self.sessions.put(name, &user, entry);
+                        sessions.put(name, &user, entry);
                         if !props.is_empty() {
                             event.ps.extend(props);
                             view.stale();
@@ -428,7 +447,12 @@ mod tests {
         let mut e = event();
         let before = e.clone();
         chain.before_identity(&mut e).unwrap();
-        assert!(chain.after_identity(&mut e).unwrap().is_empty());
+        let mut sessions = SessionTxn::default();
+        assert!(chain
+            .after_identity(&mut e, &mut sessions)
+            .unwrap()
+            .is_empty());
+        assert!(sessions.is_empty());
         assert_eq!(e, before);
     }
 }

@@ -1,6 +1,7 @@
 //! The `[plugins]` section of slog.toml: where the components and plugins.toml are, whether they
 //! are watched, and the sandbox's limits (deadlines, memory, instances). Which plugins run is
 //! plugins.toml's business (`manifest`).
+use super::sessions::SessionStoreKind;
 use crate::invalid_config::InvalidConfig;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -32,6 +33,9 @@ pub struct PluginsConfig {
     pub idle_instances_per_plugin: usize,
     /// How often expired sessions are closed (and their summaries emitted).
     pub session_sweep_ms: u64,
+    /// Where the session hook's sessions live: `auto` (Redis when one is configured, else the
+    /// database), `redis`, `database` or `memory` (lost on restart, not shared).
+    pub session_store: SessionStoreKind,
 }
 
 impl Default for PluginsConfig {
@@ -48,6 +52,7 @@ impl Default for PluginsConfig {
             max_instances: 64,
             idle_instances_per_plugin: 4,
             session_sweep_ms: 1000,
+            session_store: SessionStoreKind::Auto,
         }
     }
 }

@@ -10,11 +10,12 @@ use super::config::PluginsConfig;
 use super::engine::{content_hash, EngineError, PluginEngine};
 use super::instance::{LoadError, Runtime};
 use super::manifest::{self, PluginEntry};
-use super::session_store::SessionStore;
+use super::sessions::{MemorySessions, SessionStore};
 use crate::clock::now_ms;
 use arc_swap::ArcSwap;
 use serde::Serialize;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +101,12 @@ pub struct HostStatus {
     pub plugins: Vec<PluginStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_reload: Option<ReloadStatus>,
-    pub open_sessions: usize,
+    /// Open sessions of the session hook, all plugins and instances together, as the last
+    /// sweep counted them.
+    pub open_sessions: u64,
+    /// Where sessions are kept: `redis`, `database` or `memory` (`plugins.session_store`).
+    #[schema(value_type = String, examples("redis", "database", "memory"))]
+    pub session_store: &'static str,
 }
 
 pub struct PluginHost {
@@ -109,15 +115,25 @@ pub struct PluginHost {
     toml: PathBuf,
     max_idle: usize,
     current: ArcSwap<Chain>,
-    sessions: Arc<SessionStore>,
+    sessions: Arc<dyn SessionStore>,
+    open_sessions: AtomicU64,
     /// One reload at a time (watcher, admin API); the request path never takes it.
     reloading: Mutex<()>,
     last_reload: Mutex<Option<ReloadStatus>>,
 }
 
 impl PluginHost {
-    /// A host with the empty chain; call [`PluginHost::reload`] to load plugins.toml.
+    /// A host with the empty chain, keeping sessions in this process's memory; call
+    /// [`PluginHost::reload`] to load plugins.toml.
     pub fn new(config: &PluginsConfig) -> Result<Self, EngineError> {
+        Self::with_sessions(config, Arc::new(MemorySessions::default()))
+    }
+
+    /// A host keeping sessions in `sessions` (`plugins::sessions::config::open`).
+    pub fn with_sessions(
+        config: &PluginsConfig,
+        sessions: Arc<dyn SessionStore>,
+    ) -> Result<Self, EngineError> {
         let engine = Arc::new(PluginEngine::new(config)?);
         Ok(PluginHost {
             engine,
@@ -125,7 +141,8 @@ impl PluginHost {
             toml: config.config.clone(),
             max_idle: config.idle_instances_per_plugin,
             current: ArcSwap::from_pointee(Chain::empty()),
-            sessions: Arc::default(),
+            sessions,
+            open_sessions: AtomicU64::new(0),
             reloading: Mutex::new(()),
             last_reload: Mutex::new(None),
         })
@@ -135,8 +152,14 @@ impl PluginHost {
         &self.engine
     }
 
-    pub fn sessions(&self) -> &Arc<SessionStore> {
+    pub fn sessions(&self) -> &Arc<dyn SessionStore> {
         &self.sessions
+    }
+
+    /// Records how many sessions are open (the sweeper counts them), for the status.
+    pub fn note_open_sessions(&self, open: u64) {
+        self.open_sessions.store(open, Ordering::Relaxed);
+        metrics::gauge!("slog_plugin_sessions_open").set(open as f64);
     }
 
     /// The chain in force; a request holds it for its whole batch.
@@ -198,11 +221,7 @@ impl PluginHost {
             let runtime = self.load(&entry, &old)?;
             plugins.push(ChainPlugin { entry, runtime });
         }
-        Ok(Arc::new(Chain::new(
-            plugins,
-            self.sessions.clone(),
-            old.version + 1,
-        )))
+        Ok(Arc::new(Chain::new(plugins, old.version + 1)))
     }
 
     /// The running version of `entry`: the old chain's when the file and settings are the same
@@ -281,7 +300,8 @@ impl PluginHost {
             chain_version: chain.version,
             plugins,
             last_reload,
-            open_sessions: self.sessions.len(),
+            open_sessions: self.open_sessions.load(Ordering::Relaxed),
+            session_store: self.sessions.name(),
         }
     }
 }

@@ -91,6 +91,9 @@ pub fn load(path: &Path) -> Result<Vec<PluginEntry>, ManifestError> {
     })
 }
 
+/// Longest plugin name.
+pub const MAX_NAME_CHARS: usize = 64;
+
 fn parse(text: &str) -> Result<Vec<PluginEntry>, String> {
     let file: PluginsFile = toml::from_str(text).map_err(|e| e.to_string())?;
     let mut names = HashSet::new();
@@ -100,6 +103,13 @@ fn parse(text: &str) -> Result<Vec<PluginEntry>, String> {
         }
         if !names.insert(entry.name.as_str()) {
             return Err(format!("plugin name `{}` is used twice", entry.name));
+        }
+        // The name keys the plugin's sessions in the shared session store (a 64-character column).
+        if entry.name.chars().count() > MAX_NAME_CHARS || entry.name.chars().any(char::is_control) {
+            return Err(format!(
+                "plugin name `{}` must be at most {MAX_NAME_CHARS} characters, without control characters",
+                entry.name.escape_debug()
+            ));
         }
     }
     Ok(file.plugin.into_iter().filter(|e| e.enabled).collect())

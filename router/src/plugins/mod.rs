@@ -10,7 +10,7 @@
 //! - `chain`: the hooks of one plugins.toml version run on an event;
 //! - `host`: the current chain, reloads and their status;
 //! - `watcher`: reload on file changes;
-//! - `session_store`: session state owned by the host;
+//! - `sessions`: session state owned by the host, shared between instances;
 //! - `check`: `slog plugin check`.
 pub mod bindings;
 pub mod chain;
@@ -20,7 +20,7 @@ pub mod engine;
 pub mod host;
 pub mod instance;
 pub mod manifest;
-pub mod session_store;
+pub mod sessions;
 pub mod watcher;
 
 pub use chain::Chain;
