@@ -67,7 +67,10 @@ return out
 ";
 
 pub struct RedisSessions {
-    connection: ConnectionManager,
+    client: redis::Client,
+    /// Made on first use, so that slog starts while Redis is down (requests that step sessions
+    /// are then answered 503 until it answers, as the registry and identity caches carry on).
+    connection: tokio::sync::Mutex<Option<ConnectionManager>>,
     /// `<prefix>{sessions}:s:`, the start of every session key.
     session_prefix: String,
     expiry: String,
@@ -76,16 +79,32 @@ pub struct RedisSessions {
 }
 
 impl RedisSessions {
+    /// A store on the Redis at `url`; a malformed URL is an error now, an unreachable Redis only
+    /// when the store is used.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, SessionError> {
         let client = redis::Client::open(url)?;
-        let connection = timed(ConnectionManager::new(client)).await??;
-        Ok(RedisSessions {
-            connection,
+        let store = RedisSessions {
+            client,
+            connection: tokio::sync::Mutex::new(None),
             session_prefix: format!("{prefix}{{sessions}}:s:"),
             expiry: format!("{prefix}{{sessions}}:expiry"),
             commit: Script::new(COMMIT),
             sweep: Script::new(SWEEP),
-        })
+        };
+        if let Err(e) = store.connection().await {
+            tracing::warn!(error = %e, "session store: Redis unreachable at start; steps of sessions answer 503 until it answers");
+        }
+        Ok(store)
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager, SessionError> {
+        let mut connection = self.connection.lock().await;
+        if let Some(c) = connection.as_ref() {
+            return Ok(c.clone());
+        }
+        let c = timed(ConnectionManager::new(self.client.clone())).await??;
+        *connection = Some(c.clone());
+        Ok(c)
     }
 
     fn key(&self, member: &str) -> String {
@@ -129,7 +148,7 @@ impl SessionStore for RedisSessions {
             return Ok(HashMap::new());
         }
         let names: Vec<String> = keys.iter().map(|k| self.key(&member(k))).collect();
-        let mut c = self.connection.clone();
+        let mut c = self.connection().await?;
         // MGET with one key answers a bare value in some clients: ask for a list either way.
         let values: Vec<Option<String>> = timed(c.mget(&names)).await??;
         let mut loaded = HashMap::with_capacity(keys.len());
@@ -164,7 +183,7 @@ impl SessionStore for RedisSessions {
             invocation.arg(write.entry.expires_at);
             invocation.arg(member);
         }
-        let mut c = self.connection.clone();
+        let mut c = self.connection().await?;
         let moved: Vec<usize> = timed(invocation.invoke_async(&mut c)).await??;
         if moved.is_empty() {
             return Ok(Committed::Done);
@@ -189,7 +208,7 @@ impl SessionStore for RedisSessions {
             .arg(now)
             .arg(limit)
             .arg(&self.session_prefix);
-        let mut c = self.connection.clone();
+        let mut c = self.connection().await?;
         let taken: Vec<String> = timed(invocation.invoke_async(&mut c)).await??;
         let mut expired = Vec::with_capacity(taken.len() / 2);
         for pair in taken.chunks_exact(2) {
@@ -206,7 +225,7 @@ impl SessionStore for RedisSessions {
     }
 
     async fn count(&self) -> Result<u64, SessionError> {
-        let mut c = self.connection.clone();
+        let mut c = self.connection().await?;
         Ok(timed(c.zcard(&self.expiry)).await??)
     }
 }
