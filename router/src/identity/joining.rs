@@ -55,7 +55,7 @@ impl Work<'_> {
         let person = self.person.clone();
         let cached = &self.resolver.cached;
         if id.strength == Strength::Device {
-            let linked = cached.link(&id.identity, &person, self.at).await?;
+            let linked = cached.link(&id.identity, &person, self.at()).await?;
             if linked != person {
                 return Ok(Some(linked));
             }
@@ -66,7 +66,10 @@ impl Work<'_> {
             conflict("account_key_taken");
             return Ok(None);
         }
-        match cached.link_account(&id.identity, &person, self.at).await? {
+        match cached
+            .link_account(&id.identity, &person, self.at())
+            .await?
+        {
             AccountLink::Linked => {
                 self.accounts
                     .entry(person)
@@ -124,7 +127,7 @@ impl Work<'_> {
         let outcome = self
             .resolver
             .cached
-            .merge(from, to, self.at, &reason, &keys, &note)
+            .merge(from, to, self.at(), &reason, &keys, &note)
             .await?;
         let moved = match outcome {
             MergeOutcome::Merged(moved) => moved,
@@ -164,7 +167,7 @@ impl Work<'_> {
         let person = self.person.as_str();
         if resolver
             .cached
-            .relink(device, other, person, self.at)
+            .relink(device, other, person, self.at())
             .await?
         {
             metrics::counter!("slog_identity_devices_moved_total").increment(1);
@@ -200,9 +203,11 @@ impl Work<'_> {
             return Ok(());
         }
         let store = resolver.cached.store();
-        let seen = store.note_device_owners(device, seen_with, self.at).await?;
+        let seen = store
+            .note_device_owners(device, seen_with, self.at())
+            .await?;
         if seen > limit {
-            store.block(device, seen, self.at).await?;
+            store.block(device, seen, self.at()).await?;
             resolver.blocklist.insert(device);
             metrics::counter!("slog_identity_devices_blocked_total").increment(1);
             tracing::warn!(identity = %device, seen_with = seen,

@@ -62,7 +62,6 @@ pub(super) enum Attempt {
 /// uuid it met (read once per attempt, kept up to date as identities are linked and merged).
 pub(super) struct Work<'r> {
     pub(super) resolver: &'r Resolver,
-    pub(super) at: i64,
     pub(super) sighting: Sighting<'r>,
     pub(super) person: String,
     pub(super) accounts: HashMap<String, Vec<Identity>>,
@@ -182,7 +181,6 @@ impl Resolver {
         }
         let mut work = Work {
             resolver: self,
-            at,
             sighting,
             person: String::new(),
             accounts: HashMap::new(),
@@ -223,6 +221,11 @@ impl Resolver {
 }
 
 impl Work<'_> {
+    /// When the event was received: the time links are recorded at.
+    pub(super) fn at(&self) -> i64 {
+        self.sighting.received_at
+    }
+
     /// The known person an event without a uuid belongs to, or `None` when a new one is needed.
     ///
     /// The event's strongest account identity decides when it is known. Otherwise the people
@@ -293,14 +296,14 @@ impl Work<'_> {
         let cached = &self.resolver.cached;
         let linked = if strongest.strength == Strength::Account {
             match cached
-                .link_account(&strongest.identity, &minted, self.at)
+                .link_account(&strongest.identity, &minted, self.at())
                 .await?
             {
                 AccountLink::OnOther(winner) => winner,
                 AccountLink::Linked | AccountLink::Clash => minted.clone(),
             }
         } else {
-            cached.link(&strongest.identity, &minted, self.at).await?
+            cached.link(&strongest.identity, &minted, self.at()).await?
         };
         if linked == minted {
             let accounts = match strongest.strength {

@@ -361,8 +361,8 @@ fn note() -> MergeNote {
     }
 }
 
-#[tokio::test]
-async fn a_merge_stays_in_the_outbox_until_its_record_is_delivered() {
+/// A store with two people: browser `a` on uuid A, browser `b` on uuid B.
+async fn two_browsers() -> SqlStore {
     let store = SqlStore::open("sqlite::memory:").await.unwrap();
     for (value, uuid) in [("a", "A"), ("b", "B")] {
         store
@@ -370,6 +370,12 @@ async fn a_merge_stays_in_the_outbox_until_its_record_is_delivered() {
             .await
             .unwrap();
     }
+    store
+}
+
+#[tokio::test]
+async fn a_merge_stays_in_the_outbox_until_its_record_is_delivered() {
+    let store = two_browsers().await;
     let first = note();
     let merged = store.merge("A", "B", 2, "test", &[], &first).await.unwrap();
     assert!(matches!(merged, MergeOutcome::Merged(_)), "{merged:?}");
@@ -413,13 +419,7 @@ async fn a_merge_stays_in_the_outbox_until_its_record_is_delivered() {
 
 #[tokio::test]
 async fn forgetting_a_person_drops_their_unsent_merges() {
-    let store = SqlStore::open("sqlite::memory:").await.unwrap();
-    for (value, uuid) in [("a", "A"), ("b", "B")] {
-        store
-            .link(&Identity::new("browserId", value), uuid, 1)
-            .await
-            .unwrap();
-    }
+    let store = two_browsers().await;
     store
         .merge("A", "B", 2, "test", &[], &note())
         .await

@@ -50,18 +50,20 @@ impl IdentityStage {
         self.on_store_error
     }
 
-    /// Takes the merges whose records the sink acknowledged out of the outbox. A failure only
-    /// means they are sent again (same event_id) by the re-sender: logged, not the request's.
-    pub async fn merges_delivered(&self, event_ids: &[uuid::Uuid]) {
-        if let Err(e) = self
+    /// Takes the merges whose records the sink acknowledged out of the outbox; whether it did. A
+    /// failure only means they are sent again (same event_id) by the re-sender: logged, not the
+    /// request's.
+    pub async fn merges_delivered(&self, event_ids: &[uuid::Uuid]) -> bool {
+        let cleared = self
             .resolver
             .store()
             .store()
             .merges_delivered(event_ids)
-            .await
-        {
+            .await;
+        if let Err(e) = &cleared {
             tracing::warn!(error = %e, merges = event_ids.len(), "merge outbox not cleared; the merges will be sent again");
         }
+        cleared.is_ok()
     }
 
     /// Resolves each event in `admitted`, filling `uidentity.uuid`, `uuid_source` and the

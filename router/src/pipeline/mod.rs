@@ -174,7 +174,8 @@ impl Pipeline {
             return unavailable(Code::SinkUnavailable, self.sink.retry_after(), count, &e);
         }
         if let (Some(identity), false) = (&self.identity, announced.is_empty()) {
-            identity.merges_delivered(&announced).await;
+            // Not cleared: the re-sender sends them again; the request is done either way.
+            let _ = identity.merges_delivered(&announced).await;
         }
         // Counted and registered only once the events are durable: a 503 accepted nothing.
         if !to_register.is_empty() {

@@ -29,6 +29,10 @@ impl Pipeline {
         mut admissions: Vec<Result<Admitted, Refused>>,
     ) -> Result<Completed, BatchOutcome> {
         let count = admissions.len();
+        if !chain.has_sessions() {
+            let mut none = SessionTxn::default();
+            return Ok(complete_all(&self.stages, chain, admissions, &mut none));
+        }
         let mut keys: Vec<SessionKey> = admissions
             .iter()
             .filter_map(|a| a.as_ref().ok())

@@ -59,9 +59,6 @@ impl Chain {
     /// The sessions `event` steps: one per selected plugin with the session hook, for the
     /// event's user. An event without identities has none.
     pub fn session_keys(&self, event: &Event) -> Vec<SessionKey> {
-        if !self.has_sessions() {
-            return Vec::new();
-        }
         let Some(user) = event.partition_key() else {
             return Vec::new();
         };
